@@ -1,0 +1,6 @@
+"""``python -m host``."""
+import sys
+
+from host.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The host's own CLI subcommands, each module a plugin like any other."""

@@ -1,0 +1,358 @@
+"""Listeners: one socket per (scheme, IP, port), HTTP on waitress, HTTPS on cheroot.
+
+IIS 6 let HTTP.sys own the sockets; sites only named bindings. Here a
+listener owns one socket and hands every request to one WSGI app (the
+pipeline, which then selects the site by host header). Both servers add the
+same keys to the environ so the pipeline does not care which one served:
+
+* ``host.endpoint``: the :class:`Endpoint` the request arrived on;
+* ``host.connection``: the :class:`ConnectionState` of its TCP connection,
+  the same object for every request on a keep-alive connection (NTLM
+  authenticates connections, not requests);
+* ``host.tls`` (HTTPS only): the :class:`~host.tls.TlsConnection`.
+
+Responses say ``Server: Microsoft-IIS/6.0``. Waitress has no TLS, hence
+cheroot for HTTPS (see ``host.tls`` for client certificates).
+"""
+from __future__ import annotations
+
+import errno
+import io
+import itertools
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cheroot import errors as cheroot_errors
+from cheroot import wsgi as cheroot_wsgi
+from cheroot.makefile import StreamReader, StreamWriter
+from cheroot.ssl import Adapter
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher, WSGITask
+
+from host.tls import TlsConnection, TlsSettings, load_certificate, server_context
+
+__all__ = ["ConnectionState", "Endpoint", "Listener", "TlsSettings", "make_listener"]
+
+SERVER_HEADER = "Microsoft-IIS/6.0"
+# How often the HTTP loop looks at its stop flag when no socket wakes it.
+LOOP_TIMEOUT = 0.5
+
+WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a listener accepts connections: the (scheme, IP, port) of one or more bindings."""
+
+    scheme: str  # "http" | "https"
+    ip: str
+    port: int
+
+    def url(self) -> str:
+        """``"https://127.0.0.1:8443/"`` (IPv6 in brackets)."""
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{self.scheme}://{host}:{self.port}/"
+
+
+_connection_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class ConnectionState:
+    """One per TCP connection; the same object for every request on that keep-alive connection.
+
+    NTLM authenticates a connection, not a request, so auth state lives here.
+    """
+
+    id: int = field(default_factory=lambda: next(_connection_ids))
+    data: dict = field(default_factory=dict)  # free-form per-connection state for other modules
+
+
+class Listener:
+    """A running (or startable) socket for one :class:`Endpoint`."""
+
+    endpoint: Endpoint
+
+    def start(self) -> None:
+        """Return once the socket accepts connections; OSError naming the endpoint if it cannot bind."""
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 5) -> None:
+        """Close the socket and worker threads, waiting at most about ``timeout`` seconds."""
+        raise NotImplementedError
+
+    def update_tls(self, settings: TlsSettings) -> None:
+        """Use a new certificate for new connections (HTTPS only), as IIS does after SSLCertHash changes."""
+        raise TypeError(f"{self.endpoint.url()} is not an HTTPS listener; it has no certificate to update")
+
+
+def make_listener(
+    endpoint: Endpoint, app: WSGIApp, *, tls: TlsSettings | None = None, threads: int = 32
+) -> Listener:
+    """A listener for ``endpoint``: waitress for http, cheroot with ``tls`` for https."""
+    if endpoint.scheme == "http":
+        if tls is not None:
+            raise ValueError(f"{endpoint.url()}: an http endpoint takes no TLS settings")
+        return HttpListener(endpoint, app, threads=threads)
+    if endpoint.scheme == "https":
+        if tls is None:
+            raise ValueError(f"{endpoint.url()}: an https endpoint needs TLS settings (a certificate)")
+        return HttpsListener(endpoint, app, tls, threads=threads)
+    raise ValueError(f"unknown scheme {endpoint.scheme!r}: expected 'http' or 'https'")
+
+
+def _bind_error(endpoint: Endpoint, exc: OSError) -> OSError:
+    """The bind failure in an admin's words: which endpoint, and the usual reason."""
+    reason = exc.strerror or str(exc)
+    hint = {
+        errno.EADDRINUSE: "another program or another binding already listens on this IP and port",
+        errno.EADDRNOTAVAIL: "this machine has no such IP address",
+        errno.EACCES: "ports below 1024 need administrator rights",
+    }.get(exc.errno or 0, "")
+    message = f"cannot listen on {endpoint.ip}:{endpoint.port} for {endpoint.url()}: {reason}"
+    return OSError(exc.errno, f"{message} ({hint})" if hint else message)
+
+
+# -- HTTP on waitress --------------------------------------------------------------
+#
+# Waitress builds the environ in WSGITask.get_environment and knows the TCP
+# connection only as the HTTPChannel. So: the channel gets a ConnectionState
+# when it is created, the task copies it (and the endpoint) into the environ,
+# and the server names our channel class. The dispatcher subclass only
+# remembers its threads so stop() can join them.
+
+
+class _HttpTask(WSGITask):
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        environ["host.endpoint"] = self.channel.server.endpoint
+        environ["host.connection"] = self.channel.connection_state
+        return environ
+
+
+class _HttpChannel(HTTPChannel):
+    task_class = _HttpTask
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_state = ConnectionState()
+
+
+class _HttpServer(TcpWSGIServer):
+    channel_class = _HttpChannel
+    endpoint: Endpoint
+
+
+class _Dispatcher(ThreadedTaskDispatcher):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.started: list[threading.Thread] = []
+
+    def start_new_thread(self, target: Callable[[int], None], thread_no: int) -> None:
+        thread = threading.Thread(target=target, name=f"{self.name}-{thread_no}", args=(thread_no,), daemon=True)
+        self.started.append(thread)
+        thread.start()
+
+
+class HttpListener(Listener):
+    """Plain HTTP on waitress."""
+
+    def __init__(self, endpoint: Endpoint, app: WSGIApp, *, threads: int = 32) -> None:
+        self.endpoint = endpoint
+        self._app = app
+        self._threads = threads
+        self._map: dict = {}
+        self._server: _HttpServer | None = None
+        self._dispatcher: _Dispatcher | None = None
+        self._loop: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError(f"{self.endpoint.url()} is already started")
+        name = f"http-{self.endpoint.ip}:{self.endpoint.port}"
+        adj = Adjustments(
+            host=self.endpoint.ip, port=self.endpoint.port, ident=SERVER_HEADER,
+            server_name=self.endpoint.ip, threads=self._threads,
+        )
+        dispatcher = _Dispatcher(name)
+        try:
+            server = _HttpServer(self._app, map=self._map, dispatcher=dispatcher, adj=adj)
+        except OSError as exc:
+            wasyncore.close_all(self._map)  # the trigger pipe waitress opened before binding
+            raise _bind_error(self.endpoint, exc) from exc
+        self.endpoint = replace(self.endpoint, port=int(server.effective_port))
+        server.endpoint = self.endpoint
+        dispatcher.set_thread_count(self._threads)
+        self._server, self._dispatcher = server, dispatcher
+        self._stopping.clear()
+        self._loop = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._loop.start()
+
+    def _serve(self) -> None:
+        """The socket loop; it alone touches the sockets, so it also closes them."""
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=LOOP_TIMEOUT, map=self._map, use_poll=True, count=1)
+        finally:
+            wasyncore.close_all(self._map)
+
+    def stop(self, timeout: float = 5) -> None:
+        if self._server is None:
+            return
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self._server.pull_trigger()  # wake the loop now rather than after LOOP_TIMEOUT
+        self._loop.join(max(0.0, deadline - time.monotonic()))
+        self._dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
+        for thread in self._dispatcher.started:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._server = self._dispatcher = self._loop = None
+
+
+# -- HTTPS on cheroot ----------------------------------------------------------------
+#
+# Cheroot wraps each accepted socket through its SSL adapter and merges the
+# dict the adapter returns into the environ of every request on that
+# connection. That per-connection dict is exactly where ConnectionState and
+# TlsConnection belong, so one adapter subclass is all the wiring needed.
+# The server subclass keeps bind errors intact and routes cheroot's stderr
+# messages to logging.
+
+
+class _TlsReader(StreamReader):
+    """Cheroot's reader, also reporting data the socket holds back after a certificate request.
+
+    Cheroot parks a keep-alive connection in select() unless ``has_data()``;
+    data already read ahead would otherwise wait for the next packet.
+    """
+
+    def __init__(self, sock: Any, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE) -> None:
+        super().__init__(sock, mode, bufsize)
+        self._tls_socket = sock
+
+    def has_data(self) -> bool:
+        return super().has_data() or self._tls_socket.has_unread()
+
+
+class _LabTlsAdapter(Adapter):
+    def __init__(self, endpoint: Endpoint, settings: TlsSettings) -> None:
+        super().__init__(str(settings.cert_chain_path), str(settings.key_path))
+        self.endpoint = endpoint
+        self.use(settings)
+
+    def use(self, settings: TlsSettings) -> None:
+        """Swap context and certificate in one assignment: a connection sees the old pair or the new."""
+        self.current = (server_context(settings), load_certificate(settings.cert_chain_path))
+
+    def bind(self, sock: Any) -> Any:
+        return sock
+
+    def wrap(self, sock: Any) -> tuple[Any, dict]:
+        context, certificate = self.current
+        try:
+            tls_sock = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=True)
+        except ssl.SSLError as exc:
+            if "http request" in str(exc).lower():
+                raise cheroot_errors.NoSSLError(*exc.args) from exc
+            raise cheroot_errors.FatalSSLAlert(*exc.args) from exc
+        except OSError as exc:
+            raise cheroot_errors.FatalSSLAlert(*exc.args) from exc
+        return tls_sock, {
+            "wsgi.url_scheme": "https",
+            "SERVER_NAME": self.endpoint.ip,
+            "host.endpoint": self.endpoint,
+            "host.connection": ConnectionState(),
+            "host.tls": TlsConnection(tls_sock, certificate),
+        }
+
+    def get_environ(self) -> dict:
+        return {"wsgi.url_scheme": "https"}
+
+    def makefile(self, sock: Any, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE) -> Any:
+        return _TlsReader(sock, mode, bufsize) if "r" in mode else StreamWriter(sock, mode, bufsize)
+
+
+class _HttpsServer(cheroot_wsgi.Server):
+    bind_error: OSError | None = None
+
+    def bind(self, family: int, type: int, proto: int = 0) -> Any:  # noqa: A002 - cheroot's signature
+        # prepare() turns bind failures into a bare message; keep the OSError for _bind_error.
+        try:
+            return super().bind(family, type, proto)
+        except OSError as exc:
+            self.bind_error = exc
+            raise
+
+    @staticmethod
+    def bind_socket(socket_: Any, bind_addr: Any) -> Any:
+        # Cheroot skips SO_REUSEADDR for port 0; without it, that port cannot be bound again while
+        # its old connections sit in TIME_WAIT (waitress always sets it). And cheroot leaves a
+        # socket that failed to bind open; close it.
+        if os.name != "nt":  # on Windows SO_REUSEADDR means something else: taking over a live port
+            socket_.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            return cheroot_wsgi.Server.bind_socket(socket_, bind_addr)
+        except OSError:
+            socket_.close()
+            raise
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        # Handshakes the client aborts (untrusted root, name mismatch) land here: worth a line, not stderr.
+        log.log(level, "%s", msg, exc_info=traceback)
+
+
+class HttpsListener(Listener):
+    """HTTPS on cheroot with the lab's TLS settings."""
+
+    def __init__(self, endpoint: Endpoint, app: WSGIApp, tls: TlsSettings, *, threads: int = 32) -> None:
+        self.endpoint = endpoint
+        self._app = app
+        self._threads = threads
+        self._adapter = _LabTlsAdapter(endpoint, tls)  # a bad certificate fails here, before start()
+        self._server: _HttpsServer | None = None
+        self._loop: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError(f"{self.endpoint.url()} is already started")
+        server = _HttpsServer(
+            (self.endpoint.ip, self.endpoint.port), self._app, numthreads=self._threads, server_name=SERVER_HEADER
+        )
+        server.software = SERVER_HEADER
+        server.ssl_adapter = self._adapter
+        try:
+            server.prepare()
+        except OSError as exc:
+            raise _bind_error(self.endpoint, server.bind_error or exc) from exc
+        self.endpoint = replace(self.endpoint, port=int(server.bind_addr[1]))
+        self._adapter.endpoint = self.endpoint
+        self._server = server
+        self._loop = threading.Thread(
+            target=server.serve, name=f"https-{self.endpoint.ip}:{self.endpoint.port}", daemon=True
+        )
+        self._loop.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        if self._server is None:
+            return
+        deadline = time.monotonic() + timeout
+        self._server.shutdown_timeout = timeout
+        self._server.stop()
+        self._loop.join(max(0.0, deadline - time.monotonic()))
+        self._server = self._loop = None
+
+    def update_tls(self, settings: TlsSettings) -> None:
+        self._adapter.use(settings)

@@ -1,0 +1,1 @@
+"""MASSYNC: the Exchange ActiveSync handler (vdir /Microsoft-Server-ActiveSync)."""

@@ -1,0 +1,45 @@
+"""The ActiveSync plugin's hooks: its registry values, so registry.ini validates them.
+
+MASSYNC reads ``HKLM\\SYSTEM\\CurrentControlSet\\Services\\MasSync\\Parameters``
+as Exchange 2003 SP2 did (PITFALLS §3.3), and the emulated Exchange version
+from ``HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup``.
+"""
+from __future__ import annotations
+
+from host import hookimpl
+from host.metabase import ConversionError, Property, parse_metabase_path
+from host.regfile import RegType
+
+MASSYNC_PARAMETERS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MasSync\Parameters"
+EXCHANGE_SETUP = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Exchange\Setup"
+PERSONAS = ("Exchange 2003 SP2", "Exchange 2007 SP1", "Exchange 2010 SP1", "Exchange 2016")
+
+
+def parse_persona(text: str) -> str:
+    for persona in PERSONAS:
+        if text.strip().casefold() == persona.casefold():
+            return persona
+    raise ConversionError(f'"{text}" is not an emulated version; expected one of: {", ".join(PERSONAS)}')
+
+
+def _where(key: str) -> tuple[str, ...]:
+    return (key,)
+
+
+@hookimpl
+def register_registry_properties():
+    sz, dword = RegType.REG_SZ, RegType.REG_DWORD
+    params = _where(MASSYNC_PARAMETERS)
+    return [
+        Property("ExchangeVDir", sz, params, "/Exchange",
+                 "The vdir MASSYNC uses on the mailbox server; empty or absent = /Exchange (KB817379).",
+                 convert=lambda v: parse_metabase_path(v) or "/Exchange"),
+        Property("SMTPProxy", sz, params, "", "SMTP domain MASSYNC uses to build the mailbox URL when it differs "
+                 "from the users' primary address (KB886346)."),
+        Property("MinHeartbeatInterval", dword, params, 60, "Shortest Ping heartbeat accepted, seconds."),
+        Property("MaxHeartbeatInterval", dword, params, 2700, "Longest Ping heartbeat accepted, seconds."),
+        Property("HbiSampleSize", dword, params, 200, "Heartbeats averaged for event 3033 (KB905013)."),
+        Property("HbiAlertThreshold", dword, params, 540, "Event 3033 when the average heartbeat is at or below this, seconds."),
+        Property("EmulatedVersion", sz, _where(EXCHANGE_SETUP), "Exchange 2003 SP2",
+                 "Which Exchange the lab plays: " + ", ".join(PERSONAS) + ".", convert=parse_persona),
+    ]

@@ -1,0 +1,1 @@
+"""The Exchange 2003-style mailbox server: the mailbox store behind /exchange and MASSYNC."""

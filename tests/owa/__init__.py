@@ -1,0 +1,1 @@
+"""Tests of the mailbox server plugin (plugins/owa)."""
