@@ -104,11 +104,17 @@ class CliContext:
         return EventLog(self.data_dir / "eventlog.db")
 
 
-def build_parser(commands: list[CliCommand]) -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
+    """--registry and --data, accepted anywhere on the command line."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--registry", metavar="PATH", help="registry.ini to use (default: the one shipped with the "
                                                           "project; env EASLAB_REGISTRY)")
     common.add_argument("--data", metavar="DIR", help="data directory (default: per-user; env EASLAB_DATA)")
+    return common
+
+
+def build_parser(commands: list[CliCommand]) -> argparse.ArgumentParser:
+    common = common_options()
     parser = argparse.ArgumentParser(
         prog="python -m host", parents=[common],
         description="An IIS 6-like host that plays an Exchange ActiveSync server, configured by registry.ini.")
@@ -129,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     commands = collect(pm.hook.register_cli_commands())
     parser = build_parser(commands)
-    args = parser.parse_args(argv)
+    common, rest = common_options().parse_known_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(rest)
+    args.registry, args.data = common.registry, common.data
     ctx = CliContext(args, pm)
     try:
         return args._command.run(ctx) or 0
@@ -138,3 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         return exc.status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # "python -m host ... | head": the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

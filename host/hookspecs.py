@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from host.pipeline import PipelineStage
     from host.scriptmaps import Handler
     from host.service import WebService
+    from plugins.owa.mailbox import MailboxStore
 
 PROJECT = "easlab"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -113,6 +114,35 @@ def config_applied(service: WebService, previous: object, current: object) -> No
     :param previous: the :class:`host.config.HostConfig` that was replaced
         (``None`` on the first load).
     :param current: the :class:`host.config.HostConfig` now in service.
+    """
+
+
+# --- the mailbox store --------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def open_mailbox_store(service: WebService) -> MailboxStore:
+    """Open the store that holds the mailboxes; called once, on first use.
+
+    The built-in SQLite store answers last (``trylast``), so an installed
+    store plugin replaces it. ``firstresult``: the first non-None wins.
+
+    :param service: the running service (``service.data_dir`` for files).
+    :return: a :class:`plugins.owa.mailbox.MailboxStore`.
+    """
+
+
+@hookspec
+def mailbox_changed(service: WebService, mailbox_id: str, folder_ids: frozenset, change_number: int) -> None:
+    """Run after a commit changed a mailbox: a delivery, an OWA action, a sync.
+
+    Called in the committing thread after the commit, never inside it; direct
+    push (Ping) wakes on it. Must not block.
+
+    :param service: the running service.
+    :param mailbox_id: the mailbox that changed.
+    :param folder_ids: the folders whose contents or hierarchy changed.
+    :param change_number: the mailbox's new high-water change number.
     """
 
 

@@ -11,11 +11,16 @@ same keys to the environ so the pipeline does not care which one served:
   authenticates connections, not requests);
 * ``host.tls`` (HTTPS only): the :class:`~host.tls.TlsConnection`.
 
+On HTTPS, an app that sets ``environ["host.drop_connection"]`` gets its
+response discarded and the connection closed: what a device that could not
+answer IIS 6's renegotiation experienced (PITFALLS §2.1).
+
 Responses say ``Server: Microsoft-IIS/6.0``. Waitress has no TLS, hence
 cheroot for HTTPS (see ``host.tls`` for client certificates).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import itertools
@@ -44,6 +49,7 @@ from host.tls import TlsConnection, TlsSettings, load_certificate, server_contex
 __all__ = ["ConnectionState", "Endpoint", "Listener", "TlsSettings", "make_listener"]
 
 SERVER_HEADER = "Microsoft-IIS/6.0"
+DROP_CONNECTION = "host.drop_connection"
 # How often the HTTP loop looks at its stop flag when no socket wakes it.
 LOOP_TIMEOUT = 0.5
 
@@ -247,6 +253,19 @@ class _TlsReader(StreamReader):
         return super().has_data() or self._tls_socket.has_unread()
 
 
+class _TlsWriter(StreamWriter):
+    """Cheroot's writer, quiet when closed after its connection died mid-response.
+
+    A failed write leaves the response in the buffer, and cheroot never
+    closes the writer, so garbage collection would try to flush into a
+    closed socket (e.g. after a client certificate failed TLS verification).
+    """
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            super().close()
+
+
 class _LabTlsAdapter(Adapter):
     def __init__(self, endpoint: Endpoint, settings: TlsSettings) -> None:
         super().__init__(str(settings.cert_chain_path), str(settings.key_path))
@@ -282,7 +301,26 @@ class _LabTlsAdapter(Adapter):
         return {"wsgi.url_scheme": "https"}
 
     def makefile(self, sock: Any, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE) -> Any:
-        return _TlsReader(sock, mode, bufsize) if "r" in mode else StreamWriter(sock, mode, bufsize)
+        return _TlsReader(sock, mode, bufsize) if "r" in mode else _TlsWriter(sock, mode, bufsize)
+
+
+def _dropping_connections(app: WSGIApp) -> WSGIApp:
+    """Honour ``host.drop_connection``: cheroot closes a connection silently on FatalSSLAlert.
+
+    Cheroot sends nothing before the first body chunk, so raising here, after
+    the app has run (and logged), leaves the client with a closed connection.
+    """
+
+    def app_or_drop(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        result = app(environ, start_response)
+        if not environ.get(DROP_CONNECTION):
+            return result
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        raise cheroot_errors.FatalSSLAlert("the pipeline dropped the connection")
+
+    return app_or_drop
 
 
 class _HttpsServer(cheroot_wsgi.Server):
@@ -329,7 +367,10 @@ class HttpsListener(Listener):
         if self._server is not None:
             raise RuntimeError(f"{self.endpoint.url()} is already started")
         server = _HttpsServer(
-            (self.endpoint.ip, self.endpoint.port), self._app, numthreads=self._threads, server_name=SERVER_HEADER
+            (self.endpoint.ip, self.endpoint.port),
+            _dropping_connections(self._app),
+            numthreads=self._threads,
+            server_name=SERVER_HEADER,
         )
         server.software = SERVER_HEADER
         server.ssl_adapter = self._adapter

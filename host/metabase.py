@@ -69,6 +69,8 @@ class Property:
 
     def describe(self, value: Any) -> str:
         """The value as ``vdir show`` prints it: flags spelled out, like IIS Manager."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
         if self.flags and isinstance(value, int):
             names = [n for n, bit in self.flags.items() if bit and value & bit == bit]
             return f"{value} ({' | '.join(names) if names else 'none'})"

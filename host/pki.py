@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
@@ -109,6 +110,7 @@ class LabPKI:
         """Create the lab root, its issuing intermediate and the untrusted root once; return the root."""
         with self._locked():
             roles = self._roles()
+            before = dict(roles)
             root = self._role_cert(roles, "root")
             if root is None:
                 root = self._write(*self._make_ca(ROOT_NAME, issuer=None), chain_to=None)
@@ -119,8 +121,31 @@ class LabPKI:
             if self._role_cert(roles, "untrusted_root") is None:
                 untrusted = self._write(*self._make_ca(UNTRUSTED_ROOT_NAME, issuer=None), chain_to=None)
                 roles["untrusted_root"] = untrusted.thumbprint
-            self._save_roles(roles)
+            if roles != before:
+                self._save_roles(roles)
             return root
+
+    def is_trusted_client_certificate(self, cert: x509.Certificate) -> bool:
+        """Whether ``cert`` is a client certificate that chains to the lab root (IIS's 403.16 test).
+
+        Dates are not looked at: IIS reports those separately (403.17).
+        Signatures are checked link by link through the lab's CAs.
+        """
+        self.ensure_root()
+        roles = self._roles()
+        root = self._role_cert(roles, "root").certificate
+        authorities = [self._role_cert(roles, "intermediate").certificate, root]
+        if not _allows_client_auth(cert):
+            return False
+        current = cert
+        for _ in authorities:  # leaf -> intermediate -> root: at most one step per CA
+            issuer = next((ca for ca in authorities if _directly_issued_by(current, ca)), None)
+            if issuer is None:
+                return False
+            if issuer == root:
+                return True
+            current = issuer
+        return False
 
     def trusted_roots_pem(self) -> bytes:
         """The lab root only: what the host's "Trusted Root Certification Authorities" store holds."""
@@ -430,6 +455,23 @@ def _kind_of(cert: x509.Certificate) -> Kind:
     except x509.ExtensionNotFound:
         return "server"
     return "client" if ExtendedKeyUsageOID.CLIENT_AUTH in usages else "server"
+
+
+def _allows_client_auth(cert: x509.Certificate) -> bool:
+    """No EKU means any use, as Windows reads it; otherwise clientAuth must be listed."""
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return ExtendedKeyUsageOID.CLIENT_AUTH in usages
+
+
+def _directly_issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _names_of(cert: x509.Certificate) -> tuple[str, ...]:

@@ -33,7 +33,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_registry_path() -> Path:
-    """The registry.ini shipped with the project."""
+    """The registry.ini shipped with the project.
+
+    It lives in the checkout beside ``host/`` (with ``vdirs/``, the lab's C:
+    drive), which is why the README installs with ``pip install -e .``.
+    """
     return PACKAGE_ROOT / "registry.ini"
 
 
@@ -74,6 +78,7 @@ class WebService:
         self._configure_w3c()
         self._listeners: dict[Endpoint, Listener] = {}
         self._started = False
+        self._mailstore = None
         self._lock = threading.RLock()
         for handler in collect(self.pm.hook.register_handlers()):
             self.handler_info[handler.name.casefold()] = handler
@@ -123,6 +128,20 @@ class WebService:
                             f"The configuration file {self.registry_path} was applied.")
         self.pm.hook.config_applied(service=self, previous=previous, current=config)
         return True
+
+    # --- the mailbox store -------------------------------------------------------
+
+    @property
+    def mailstore(self):
+        """The mailbox store a plugin opened (``open_mailbox_store``); None without one."""
+        with self._lock:
+            if self._mailstore is None:
+                store = self.pm.hook.open_mailbox_store(service=self)
+                if store is not None:
+                    store.on_commit(lambda mailbox_id, folders, cn: self.pm.hook.mailbox_changed(
+                        service=self, mailbox_id=mailbox_id, folder_ids=folders, change_number=cn))
+                    self._mailstore = store
+            return self._mailstore
 
     # --- logs -----------------------------------------------------------------
 
@@ -233,3 +252,6 @@ class WebService:
         self.pm.hook.host_shutdown(service=self)
         for log in self._w3c.values():
             log.close()
+        if self._mailstore is not None:
+            self._mailstore.close()
+            self._mailstore = None

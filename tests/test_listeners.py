@@ -53,6 +53,8 @@ def echo_app(environ: dict, start_response) -> list[bytes]:
                 info.update(unavailable=str(exc), usable=exc.connection_usable)
             else:
                 info["client"] = thumbprint_of(client) if client else None
+    if environ["PATH_INFO"] == "/drop":
+        environ["host.drop_connection"] = True  # as the SSL stage does when a device cannot answer
     SEEN.append(info)
     body = json.dumps(info).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -263,6 +265,17 @@ def test_device_without_post_handshake_auth_cannot_answer(
 
     assert "post-handshake" in info["unavailable"] and info["usable"] is True
     assert response.status == 200  # the connection still carries a response
+
+
+def test_app_can_drop_the_connection_without_a_response(https_listener: Listener, pki: LabPKI) -> None:
+    conn = https(https_listener, device_context(pki))
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        get(conn, "/drop")
+    conn.close()
+
+    again = https(https_listener, device_context(pki))
+    assert get(again, "/")[0].status == 200
+    again.close()
 
 
 def test_certificate_from_a_foreign_ca_breaks_the_connection(

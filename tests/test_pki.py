@@ -203,3 +203,19 @@ def test_export_root_writes_pem_and_der(pki: LabPKI, tmp_path: Path) -> None:
     assert b"PRIVATE KEY" not in pem.read_bytes()
     with pytest.raises(ValueError):
         pki.export_root(tmp_path / "root.p7b", encoding="p7b")  # type: ignore[arg-type]
+
+
+def test_trusted_client_certificate_means_signed_through_the_lab_root(pki: LabPKI, tmp_path: Path) -> None:
+    lab = pki.issue_client("alice@contoso.com")
+    expired = pki.issue_client("bob@contoso.com", not_after=NOW - dt.timedelta(days=1))
+    untrusted = pki.issue_client("eve@contoso.com", issuer="untrusted")
+    # Another lab's CAs carry the very same names: only the signatures tell them apart.
+    look_alike = LabPKI(tmp_path / "other").issue_client("mallory@contoso.com")
+    server = pki.issue_server(["mail.contoso.com"])
+
+    assert look_alike.issuer_name == lab.issuer_name
+    assert pki.is_trusted_client_certificate(lab.certificate)
+    assert pki.is_trusted_client_certificate(expired.certificate)  # dates are 403.17's business
+    assert not pki.is_trusted_client_certificate(untrusted.certificate)
+    assert not pki.is_trusted_client_certificate(look_alike.certificate)
+    assert not pki.is_trusted_client_certificate(server.certificate)  # serverAuth only

@@ -20,7 +20,30 @@ from host.regfile import RegType, decode_reg_bytes, delete_value, normalize_key_
 # --- config check ------------------------------------------------------------------
 
 
+def property_reference(table) -> str:
+    """Markdown for every property in the table, grouped by where it lives (docs/registry.md)."""
+    groups: dict[str, list[Property]] = {}
+    for prop in table:
+        groups.setdefault(", ".join(prop.where), []).append(prop)
+    lines: list[str] = []
+    for where, props in groups.items():
+        lines += [f"## {where}", ""]
+        for prop in props:
+            default = prop.describe(prop.default) if prop.default not in (None, "", []) else "(empty)"
+            lines += [f"### {prop.name}", "",
+                      f"{prop.type.name}, default {default}"
+                      + ("; inherits down the key tree" if prop.inherits and prop.where[0] in ("service", "site", "vdir")
+                         else "") + ".", "", prop.help, ""]
+            if prop.flags:
+                lines += ["| flag | value |", "|---|---|"] + [f"| {n} | {v} (0x{v:x}) |" for n, v in prop.flags.items()]
+                lines.append("")
+    return "\n".join(lines)
+
+
 def run_config(ctx) -> int:
+    if ctx.args.action == "reference":
+        ctx.print(property_reference(ctx.table))
+        return 0
     config = ctx.load_config()
     for issue in config.issues:
         ctx.print(f"{issue.severity}: {issue}")
@@ -37,6 +60,7 @@ def run_config(ctx) -> int:
 def configure_config(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("check", help="validate registry.ini; errors name file:line and key (exit 2 on errors)")
+    sub.add_parser("reference", help="print every known property as Markdown (docs/registry.md)")
 
 
 # --- vdir list / show --------------------------------------------------------------------
@@ -319,7 +343,7 @@ def parse_reg_switches(words: list[str]) -> dict[str, str]:
 @hookimpl
 def register_cli_commands():
     return [
-        CliCommand("config", "validate registry.ini (config check)", configure_config, run_config),
+        CliCommand("config", "validate registry.ini (config check) or list every property (config reference)", configure_config, run_config),
         CliCommand("vdir", "list virtual directories, or show one's effective settings and their origin",
                    configure_vdir, run_vdir),
         CliCommand("adsutil", "get/set/delete a metabase property in registry.ini, as adsutil.vbs does",

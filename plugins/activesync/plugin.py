@@ -1,18 +1,24 @@
-"""The ActiveSync plugin's hooks: its registry values, so registry.ini validates them.
+"""The ActiveSync plugin's hooks: registry values, the massync.dll handler, direct push, the CLI.
 
 MASSYNC reads ``HKLM\\SYSTEM\\CurrentControlSet\\Services\\MasSync\\Parameters``
-as Exchange 2003 SP2 did (PITFALLS §3.3), and the emulated Exchange version
-from ``HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup``.
+as Exchange 2003 SP2 did (PITFALLS §3.3), the emulated Exchange version
+from ``HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup`` and the mobile device
+security policy from ``HKLM\\SOFTWARE\\Microsoft\\Exchange\\MobileServices\\DeviceSecurity``.
 """
 from __future__ import annotations
+
+import weakref
 
 from host import hookimpl
 from host.metabase import ConversionError, Property, parse_metabase_path
 from host.regfile import RegType
+from host.scriptmaps import Handler
 
 MASSYNC_PARAMETERS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MasSync\Parameters"
 EXCHANGE_SETUP = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Exchange\Setup"
 PERSONAS = ("Exchange 2003 SP2", "Exchange 2007 SP1", "Exchange 2010 SP1", "Exchange 2016")
+
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def parse_persona(text: str) -> str:
@@ -26,8 +32,20 @@ def _where(key: str) -> tuple[str, ...]:
     return (key,)
 
 
+def push_hub(service):
+    """The service's :class:`~plugins.activesync.push.PushHub` (one per running host)."""
+    from plugins.activesync.push import PushHub
+
+    hub = _hubs.get(service)
+    if hub is None:
+        hub = _hubs.setdefault(service, PushHub())
+    return hub
+
+
 @hookimpl
 def register_registry_properties():
+    from plugins.activesync.policy import DEVICE_SECURITY, SETTINGS
+
     sz, dword = RegType.REG_SZ, RegType.REG_DWORD
     params = _where(MASSYNC_PARAMETERS)
     return [
@@ -42,4 +60,33 @@ def register_registry_properties():
         Property("HbiAlertThreshold", dword, params, 540, "Event 3033 when the average heartbeat is at or below this, seconds."),
         Property("EmulatedVersion", sz, _where(EXCHANGE_SETUP), "Exchange 2003 SP2",
                  "Which Exchange the lab plays: " + ", ".join(PERSONAS) + ".", convert=parse_persona),
+        *(Property(name, dword, _where(DEVICE_SECURITY), default, help) for name, default, help in SETTINGS),
     ]
+
+
+@hookimpl
+def register_handlers():
+    from plugins.activesync.transport import make_app
+
+    return [Handler("massync.dll", make_app, "Exchange ActiveSync (MASSYNC): MS-ASHTTP, MS-ASCMD 2.5-16.1")]
+
+
+@hookimpl
+def register_cli_commands():
+    from plugins.activesync.cli import COMMAND
+
+    return [COMMAND]
+
+
+@hookimpl
+def mailbox_changed(service, mailbox_id, folder_ids, change_number):
+    hub = _hubs.get(service)
+    if hub is not None:
+        hub.notify(mailbox_id)
+
+
+@hookimpl
+def host_shutdown(service):
+    hub = _hubs.get(service)
+    if hub is not None:
+        hub.shutdown()

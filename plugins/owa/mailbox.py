@@ -182,6 +182,12 @@ DEFAULT_FOLDERS: tuple[tuple[str, FolderType], ...] = (
     ("Tasks", FolderType.TASKS),
 )
 
+# Types a client may give a new folder (EAS FolderCreate); 2 to 11 are the
+# default folders, which exist once per mailbox.
+USER_FOLDER_TYPES = frozenset(
+    {FolderType.USER_GENERIC, *(FolderType(t) for t in range(12, 18))}
+)
+
 # The non-IPM folder where Exchange 2003's MASSYNC kept sync state, one
 # subfolder per device type and device id.
 ACTIVESYNC_FOLDER = "Microsoft-Server-ActiveSync"

@@ -32,6 +32,7 @@ from plugins.owa.mailbox import (
     ACTIVESYNC_FOLDER,
     DEFAULT_FOLDERS,
     SYNC_STATE_CLASS,
+    USER_FOLDER_TYPES,
     CommitCallback,
     FlagStatus,
     Folder,
@@ -156,7 +157,8 @@ class SQLiteMailboxStore(MailboxStore):
         try:
             yield conn
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     @contextmanager
     def _writing(self, mailbox_id: str | None) -> Iterator[_Write]:
@@ -304,6 +306,8 @@ class SQLiteMailboxStore(MailboxStore):
         folder_type: FolderType = FolderType.USER_MAIL,
     ) -> Folder:
         _check_folder_name(display_name)
+        if FolderType(folder_type) not in USER_FOLDER_TYPES:
+            raise ValueError(f"{FolderType(folder_type).name} is not a type a user can create.")
         with self._writing(mailbox_id) as write:
             parent = self._visible_parent(write.conn, mailbox_id, parent_id)
             _require_free_name(write.conn, mailbox_id, parent, display_name)
@@ -396,7 +400,6 @@ class SQLiteMailboxStore(MailboxStore):
         if new_parent is not None:
             write.folders.add(new_parent)
 
-
     def _remove_folder(self, write: _Write, folder_id: int) -> None:
         """Hard delete: tombstones for the folder and every visible subfolder, then
         the rows; items and their tombstones go by cascade, sizes by trigger."""
@@ -440,34 +443,47 @@ class SQLiteMailboxStore(MailboxStore):
     def add_items(
         self, mailbox_id: str, folder_id: int, items: Iterable[NewItem], *, scanned: bool = True
     ) -> list[int]:
-        now = datetime.now(timezone.utc)
-        rows = [_item_values(item, now) for item in items]
+        now = _db_time(datetime.now(timezone.utc))
+        rows = [_item_values(item, now) for item in items]  # before taking the write lock
         with self._writing(mailbox_id) as write:
-            conn = write.conn
-            _folder_row(conn, mailbox_id, folder_id)
-            _check_quota(conn, mailbox_id, sum(row["size"] for row in rows))
-            stamp = _scan_stamp(conn, scanned)
-            ids = []
-            for row in rows:
-                body_id = conn.execute("INSERT INTO bodies (mime) VALUES (?)", (row.pop("mime"),)).lastrowid
-                change = write.next_change(folder_id)
-                ids.append(self._insert_item(conn, mailbox_id, folder_id, body_id, row, change, stamp))
-        return ids
+            _folder_row(write.conn, mailbox_id, folder_id)
+            _check_quota(write.conn, mailbox_id, sum(row["size"] for row in rows))
+            return self._insert_items(write, folder_id, rows, _scan_stamp(write.conn, scanned))
 
-    def _insert_item(
-        self, conn: sqlite3.Connection, mailbox_id: str, folder_id: int, body_id: int,
-        row: Mapping[str, Any], change: int, scan_stamp: int,
-    ) -> int:
-        return conn.execute(
-            "INSERT INTO items (mailbox_id, folder_id, body_id, message_class, subject, sender,"
+    def _insert_items(
+        self, write: _Write, folder_id: int, rows: list[dict[str, Any]], scan_stamp: int
+    ) -> list[int]:
+        """Insert bodies and items with ids chosen up front, so a bulk import is
+        two ``executemany`` calls. Safe: the write lock is held, and items'
+        AUTOINCREMENT counter never goes below an id already handed out."""
+        conn = write.conn
+        body_base = conn.execute("SELECT coalesce(max(id), 0) FROM bodies").fetchone()[0]
+        item_base = conn.execute(
+            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0)"
+        ).fetchone()[0]
+        conn.executemany(
+            "INSERT INTO bodies (id, mime) VALUES (?, ?)",
+            ((body_base + n, row["mime"]) for n, row in enumerate(rows, 1)),
+        )
+        conn.executemany(
+            "INSERT INTO items (id, mailbox_id, folder_id, body_id, message_class, subject, sender,"
             " to_recipients, cc_recipients, date_sent, date_received, read, flag_status, importance,"
             " has_attachments, size, properties, change_number, created_cn, scan_stamp)"
-            " VALUES (:mailbox_id, :folder_id, :body_id, :message_class, :subject, :sender, :to,"
-            " :cc, :date_sent, :date_received, :read, :flag_status, :importance, :has_attachments,"
-            " :size, :properties, :change, :change, :scan_stamp)",
-            {**row, "mailbox_id": mailbox_id, "folder_id": folder_id, "body_id": body_id,
-             "change": change, "scan_stamp": scan_stamp},
-        ).lastrowid
+            " VALUES (:id, :mailbox_id, :folder_id, :body_id, :message_class, :subject, :sender,"
+            " :to, :cc, :date_sent, :date_received, :read, :flag_status, :importance,"
+            " :has_attachments, :size, :properties, :change, :change, :scan_stamp)",
+            (
+                {**row, "id": item_base + n, "mailbox_id": write.mailbox_id, "folder_id": folder_id,
+                 "body_id": body_base + n, "change": write.next_change(folder_id),
+                 "scan_stamp": scan_stamp}
+                for n, row in enumerate(rows, 1)
+            ),
+        )
+        conn.execute(
+            "UPDATE mailboxes SET size = size + ? WHERE id = ?",
+            (sum(row["size"] for row in rows), write.mailbox_id),
+        )
+        return list(range(item_base + 1, item_base + len(rows) + 1))
 
     def get_item(self, mailbox_id: str, item_id: int) -> Item:
         with self._reading() as conn:
@@ -557,6 +573,11 @@ class SQLiteMailboxStore(MailboxStore):
         return new_id
 
     def _clone_item(self, write: _Write, item_id: int, folder_id: int, body_id: int) -> int:
+        """Insert a copy of an item's row (the schema's triggers count only deletes)."""
+        write.conn.execute(
+            "UPDATE mailboxes SET size = size + (SELECT size FROM items WHERE id = ?) WHERE id = ?",
+            (item_id, write.mailbox_id),
+        )
         change = write.next_change(folder_id)
         return write.conn.execute(
             "INSERT INTO items (mailbox_id, folder_id, body_id, message_class, subject, sender,"
@@ -653,24 +674,21 @@ class SQLiteMailboxStore(MailboxStore):
     # -- sync state in hidden folders --------------------------------------
 
     def put_state(self, mailbox_id: str, folder_path: str, name: str, data: bytes) -> None:
-        values = _item_values(NewItem(message_class=SYNC_STATE_CLASS, subject=name, mime=data, read=True),
-                              datetime.now(timezone.utc))
+        state = NewItem(message_class=SYNC_STATE_CLASS, subject=name, mime=data, read=True)
+        values = _item_values(state, _db_time(datetime.now(timezone.utc)))
         with self._writing(mailbox_id) as write:
             conn = write.conn
             folder_id = self._state_folder(write, folder_path)
             old = _state_row(conn, folder_id, name)
             _check_quota(conn, mailbox_id, values["size"] - (old["size"] if old else 0))
             if old is None:
-                body_id = conn.execute("INSERT INTO bodies (mime) VALUES (?)", (data,)).lastrowid
-                values.pop("mime")
-                self._insert_item(conn, mailbox_id, folder_id, body_id, values,
-                                  write.next_change(folder_id), _scan_stamp(conn, True))
-            else:
-                conn.execute("UPDATE bodies SET mime = ? WHERE id = ?", (data, old["body_id"]))
-                conn.execute(
-                    "UPDATE items SET size = ?, date_received = ?, change_number = ? WHERE id = ?",
-                    (values["size"], values["date_received"], write.next_change(folder_id), old["id"]),
-                )
+                self._insert_items(write, folder_id, [values], _scan_stamp(conn, True))
+                return
+            conn.execute("UPDATE bodies SET mime = ? WHERE id = ?", (data, old["body_id"]))
+            conn.execute(
+                "UPDATE items SET size = ?, date_received = ?, change_number = ? WHERE id = ?",
+                (values["size"], values["date_received"], write.next_change(folder_id), old["id"]),
+            )
 
     def get_state(self, mailbox_id: str, folder_path: str, name: str) -> bytes:
         with self._reading() as conn:
@@ -942,9 +960,9 @@ def _db_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _item_values(item: NewItem, now: datetime) -> dict[str, Any]:
+def _item_values(item: NewItem, now: str) -> dict[str, Any]:
     """Column values of a new item; ``size`` is what it costs against quota."""
-    properties = _json(item.properties)
+    properties = _json(item.properties) if item.properties else "{}"
     texts = (item.message_class, item.subject, item.sender, item.to, item.cc, properties)
     return {
         "mime": item.mime,
@@ -954,10 +972,10 @@ def _item_values(item: NewItem, now: datetime) -> dict[str, Any]:
         "to": item.to,
         "cc": item.cc,
         "date_sent": _db_time(item.date_sent) if item.date_sent else None,
-        "date_received": _db_time(item.date_received or now),
+        "date_received": _db_time(item.date_received) if item.date_received else now,
         "read": bool(item.read),
-        "flag_status": int(FlagStatus(item.flag_status)),
-        "importance": int(Importance(item.importance)),
+        "flag_status": int(item.flag_status),
+        "importance": int(item.importance),
         "has_attachments": bool(item.has_attachments),
         "properties": properties,
         "size": len(item.mime) + sum(len(text.encode()) for text in texts),

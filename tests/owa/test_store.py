@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -144,6 +148,13 @@ def test_folder_cannot_move_into_its_own_subfolder(store, alice):
     child = store.create_folder(alice, parent.id, "Child")
     with pytest.raises(InvalidFolderMove):
         store.move_folder(alice, parent.id, child.id)
+
+
+def test_clients_create_user_folder_types_not_second_default_folders(store, alice):
+    calendar = store.create_folder(alice, None, "Team Calendar", FolderType.USER_CALENDAR)
+    assert calendar.container_class == "IPF.Appointment"
+    with pytest.raises(ValueError, match="INBOX"):
+        store.create_folder(alice, None, "Another Inbox", FolderType.INBOX)
 
 
 @pytest.mark.parametrize("action", ["rename", "move", "delete"])
@@ -606,6 +617,41 @@ def test_threads_deliver_concurrently_without_losing_or_sharing_change_numbers(s
     items = store.list_items(alice, inbox(store, alice), limit=100)
     assert len(items) == 40
     assert len({i.change_number for i in items}) == 40
+
+
+WRITER = """
+import sys
+from plugins.owa.sqlitestore import SQLiteMailboxStore
+with SQLiteMailboxStore(sys.argv[1]) as store:
+    for n in range(15):
+        store.deliver(sys.argv[2], b"Subject: %s %d\\r\\n\\r\\nbody" % (sys.argv[3].encode(), n))
+"""
+
+
+def test_two_processes_deliver_into_one_mailbox_while_this_one_reads(store, alice, tmp_path):
+    db = str(tmp_path / "mailstore.db")
+    repo = Path(__file__).resolve().parents[2]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, db, alice, name], cwd=repo, stderr=subprocess.PIPE)
+        for name in ("cli", "smtp")
+    ]
+    deadline = time.monotonic() + 60
+    try:
+        while any(w.poll() is None for w in writers) and time.monotonic() < deadline:
+            store.changes_since(alice, inbox(store, alice), 0)  # readers never block writers
+        assert [w.wait(timeout=60) for w in writers] == [0, 0], [w.stderr.read() for w in writers]
+    finally:
+        for w in writers:
+            if w.poll() is None:
+                w.kill()
+                w.wait(timeout=10)
+            w.stderr.close()
+    items = store.list_items(alice, inbox(store, alice), limit=100)
+    assert len(items) == 30
+    assert len({i.change_number for i in items}) == 30
+    assert store.changes_since(alice, inbox(store, alice), 0).change_number == max(
+        i.change_number for i in items
+    )
 
 
 def test_reopening_keeps_data_and_a_newer_schema_is_refused(tmp_path):

@@ -1,0 +1,61 @@
+"""How MASSYNC says no: an HTTP status, or a status code inside the command's response.
+
+Protocol 14.0 moved most request-level failures from HTTP status codes into
+the response body as common status codes (MS-ASCMD 2.2.2). A command raises
+:class:`CommonStatus` with the 14.0 code; the transport turns it into the
+body status for 14.0+ and into the HTTP equivalent that older versions used
+(PITFALLS §3.5: 110->500, 111->503, 113->507, 140/142-144->449).
+"""
+from __future__ import annotations
+
+
+class EasHttpError(Exception):
+    """Answer with this HTTP status and an empty body (MS-ASHTTP 3.2.5.1)."""
+
+    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or []
+
+
+class CommonStatus(Exception):
+    """A common status code of MS-ASCMD 2.2.2 (14.0 and later).
+
+    :param code: the status, e.g. 142 DeviceNotProvisioned.
+    :param reason: a sentence for the mailbox log and the ``&Log=`` field.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+    @property
+    def http_equivalent(self) -> int:
+        """The HTTP status protocol 2.5-12.1 used for the same condition."""
+        return _HTTP_EQUIVALENTS.get(self.code, 400 if 101 <= self.code <= 108 else 500)
+
+
+_HTTP_EQUIVALENTS = {
+    110: 500,  # ServerError
+    111: 503,  # ServerErrorRetryLater
+    113: 507,  # MailboxQuotaExceeded
+    126: 403,  # UserDisabledForSync
+    129: 403,  # DeviceIsBlockedForThisUser
+    139: 403,  # DeviceNotFullyProvisionable
+    140: 449,  # RemoteWipeRequested: provision to receive the wipe
+    141: 403,  # LegacyDeviceOnStrictPolicy
+    142: 449,  # DeviceNotProvisioned
+    143: 449,  # PolicyRefresh
+    144: 449,  # InvalidPolicyKey
+}
+
+# MS-ASCMD 2.2.2 names, for the mailbox log and the &Log= field.
+COMMON_STATUS_NAMES = {
+    101: "InvalidContent", 102: "InvalidWBXML", 103: "InvalidXML", 108: "DeviceIdMissingOrInvalid",
+    110: "ServerError", 111: "ServerErrorRetryLater", 113: "MailboxQuotaExceeded",
+    126: "UserDisabledForSync", 139: "DeviceNotFullyProvisionable", 140: "RemoteWipeRequested",
+    141: "LegacyDeviceOnStrictPolicy", 142: "DeviceNotProvisioned", 143: "PolicyRefresh",
+    144: "InvalidPolicyKey",
+}
