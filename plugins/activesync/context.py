@@ -52,6 +52,12 @@ class CommandContext:
         finally:
             self.lock.acquire()
 
+    def service_stopping(self) -> bool:
+        """The host is shutting down: held requests answer now."""
+        from plugins.activesync.plugin import push_hub
+
+        return push_hub(self.service).stopping
+
     # -- this device's state blobs ------------------------------------------
 
     def get_state(self, name: str) -> bytes | None:

@@ -46,6 +46,17 @@ class HierarchyState:
     def remember(self, info: FolderInfo) -> None:
         self.folders[info.server_id] = [info.parent_id, info.display_name, info.type]
 
+    def forget(self, server_id: str) -> None:
+        """Drop a folder and, as the device does, everything below it."""
+        doomed = {server_id}
+        for _ in range(len(self.folders)):  # bounded: one pass per level at most
+            below = {fid for fid, (parent, *_rest) in self.folders.items() if parent in doomed} - doomed
+            if not below:
+                break
+            doomed |= below
+        for fid in doomed:
+            self.folders.pop(fid, None)
+
     def advance(self, changes: list) -> None:
         self.previous_counter, self.previous_changes = self.counter, changes
         self.counter += 1

@@ -38,6 +38,8 @@ OPTION_ACCEPT_MULTIPART = 0x02
 # which is shown as 32 hex digits.
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _DEVICE_TYPE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+# A plain query names its parameters; base64 text has no "&" and at most trailing "=".
+_PLAIN = re.compile(r"(^|&)[A-Za-z]+=|&")
 
 
 @dataclass
@@ -65,7 +67,7 @@ def parse_query(query_string: str, headers) -> EasQuery:
     """
     if not query_string:
         raise EasHttpError(400, "the request has no query")
-    if "=" in query_string or "&" in query_string:
+    if _PLAIN.search(query_string):
         query = _plain(query_string, headers)
     else:
         query = _encoded(query_string, headers)

@@ -32,7 +32,7 @@ from urllib.parse import quote, unquote, urlsplit
 from host.auth.stage import challenge_headers
 from host.errors import ERROR_ACCESS_DENIED, ERROR_PATH_NOT_FOUND, HttpError
 from host.request import Request
-from plugins.owa.mailbox import Folder, Item, MailboxStore, NoSuchFolder, NoSuchItem, NoSuchMailbox
+from plugins.owa.mailbox import Folder, Item, MailboxStore, NoSuchFolder, NoSuchItem
 
 if TYPE_CHECKING:  # pragma: no cover
     from host.directory import User
@@ -135,18 +135,6 @@ def check_access(environ, owner: User) -> None:
         raise HttpError(403, 0, ERROR_ACCESS_DENIED,
                         detail=f"{identity.user.logon_name} has no rights on the mailbox of "
                                f"{owner.logon_name}.")
-
-
-def open_mailbox(store: MailboxStore, owner: User) -> str:
-    """The owner's mailbox id, creating the mailbox on first use as Exchange did at first logon.
-
-    TODO(issue 4): use ``plugins.owa.mailboxes.ensure_mailbox`` once it lands,
-    so OWA, SMTP delivery and WebDAV create mailboxes one way.
-    """
-    try:
-        return store.get_mailbox(owner.logon_name).id
-    except NoSuchMailbox:
-        return store.create_mailbox(owner.logon_name, owner.display_name, owner.primary_smtp).id
 
 
 # --- names and hrefs ---------------------------------------------------------------

@@ -344,7 +344,7 @@ def _contacts(rng: random.Random, people: Sequence[Person], count: int) -> Itera
             email = f"{first.lower()}.{last.lower()}{n}@{domain}"
         city, postal_code, country = rng.choice(CITIES)
         properties = {
-            "first_name": first, "last_name": last or "", "file_as": f"{last}, {first}" if last else first,
+            "first_name": first, "last_name": last, "file_as": f"{last}, {first}" if last else first,
             "company": _company(email), "job_title": rng.choice(JOB_TITLES), "email1": email,
             "business_phone": f"+49 89 {rng.randint(1000000, 9999999)}",
             "mobile_phone": f"+49 170 {rng.randint(1000000, 9999999)}",
@@ -410,17 +410,21 @@ def seed_mailbox(store: MailboxStore, mailbox_id: str, owner: Person, correspond
         folder = store.default_folder(mailbox_id, folder_type)
         if folder_type is FolderType.INBOX and mail_folder_id is not None:
             folder = store.get_folder(mailbox_id, mail_folder_id)
-        batch: list[NewItem] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) == BATCH:
-                counts[folder.display_name] = counts.get(folder.display_name, 0) + len(store.add_items(
-                    mailbox_id, folder.id, batch))
-                batch = []
-        if batch:
-            counts[folder.display_name] = counts.get(folder.display_name, 0) + len(store.add_items(
-                mailbox_id, folder.id, batch))
+        for batch in _batches(items):
+            added = store.add_items(mailbox_id, folder.id, batch)
+            counts[folder.display_name] = counts.get(folder.display_name, 0) + len(added)
     return counts
+
+
+def _batches(items: Iterator[NewItem]) -> Iterator[list[NewItem]]:
+    batch: list[NewItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 DEMO_PLAN = SeedPlan(messages=12, calendar=4, contacts=6, tasks=3, notes=1)

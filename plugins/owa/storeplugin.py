@@ -72,7 +72,7 @@ def config_applied(service, previous, current) -> None:
         apply_store_quotas(service.mailstore, current)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # mailboxes exist before any listener (SMTP) can deliver
 def host_startup(service) -> None:
     store = service.mailstore
     apply_store_quotas(store, service.config)  # also when another plugin's store answered

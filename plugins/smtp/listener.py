@@ -39,7 +39,7 @@ class SmtpListener:
                                         name=f"SMTPSVC {self.endpoint.url()}")
         self._thread.start()
 
-    def _run(self, server: asyncio.base_events.Server) -> None:
+    def _run(self, server: asyncio.AbstractServer) -> None:
         loop = self._loop
         assert loop is not None
         asyncio.set_event_loop(loop)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from email.charset import QP, Charset
+from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.message import Message
@@ -37,27 +39,38 @@ _REASONS = {
 def build_ndr(fqdn: str, sender: str, original: bytes, failures: Sequence[tuple[str, Reply]],
               when: datetime) -> bytes:
     """The NDR for ``failures`` (address, reply) of ``original``, addressed to ``sender``."""
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(original)
-    subject = str(headers.get("Subject", ""))
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(original)
+    subject, sent = _header(headers, "Subject"), _header(headers, "Date")
     domain = fqdn.partition(".")[2] or fqdn
     report = MIMEMultipart("report", report_type="delivery-status")
     report["From"] = formataddr(("System Administrator", f"postmaster@{domain}"))
     report["To"] = sender
     report["Date"] = format_datetime(when)
-    report["Subject"] = f"Undeliverable: {subject}"
+    title = f"Undeliverable: {subject}"
+    report["Subject"] = title if title.isascii() else Header(title, "utf-8").encode()
     report["Message-ID"] = make_msgid(domain=fqdn)
     lines = ["Your message did not reach some or all of the intended recipients.", "",
-             f"      Subject:\t{subject}", f"      Sent:\t{headers.get('Date', '')}", "",
+             f"      Subject:\t{subject}", f"      Sent:\t{sent}", "",
              "The following recipient(s) could not be reached:", ""]
     for address, reply in failures:
         lines += [f"      {address} on {format_datetime(when)}",
                   f"            {_REASONS.get(reply.status, reply.text)}",
                   f"            <{fqdn} #{reply.status}>", ""]
-    report.attach(MIMEText("\r\n".join(lines), "plain", "utf-8"))
+    readable = Charset("utf-8")
+    readable.body_encoding = QP  # quoted-printable: the text stays legible in the raw message
+    report.attach(MIMEText("\r\n".join(lines), "plain", readable))
     report.attach(_delivery_status(fqdn, failures, when))
     head = original.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     report.attach(MIMEText(head.decode("ascii", "replace") + "\r\n", "rfc822-headers", "us-ascii"))
     return report.as_bytes(policy=policy.SMTP)
+
+
+def _header(headers, name: str) -> str:
+    """A header's decoded text; one the parser cannot read is left out of the report, not fatal."""
+    try:
+        return str(headers.get(name, ""))
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return ""
 
 
 def _delivery_status(fqdn: str, failures: Sequence[tuple[str, Reply]], when: datetime) -> Message:

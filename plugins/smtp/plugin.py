@@ -14,11 +14,6 @@ from plugins.smtp.virtualserver import SmtpService
 _running: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def smtp_service(service) -> SmtpService | None:
-    """The running SMTP service of a started host (None before ``start()`` or after ``stop()``)."""
-    return _running.get(service)
-
-
 @hookimpl
 def register_registry_properties():
     return registry_properties()

@@ -7,9 +7,9 @@ is decided by :class:`InboundMail`: recipients by the categorizer (RCPT
 time), delivery by the store driver (after DATA), with the store's quota as
 the only source of "mailbox full".
 
-Handler hooks run on the virtual server's event loop thread and call the
-store directly: the store serializes writers anyway, and one thread per
-virtual server keeps every store connection on a known thread.
+Handler hooks run on the binding's event loop thread and call the store
+directly: the store serializes writers anyway, and one thread per binding
+keeps every store connection on a known thread.
 """
 from __future__ import annotations
 

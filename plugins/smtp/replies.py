@@ -18,10 +18,6 @@ class Reply:
     def __str__(self) -> str:
         return f"{self.code} {self.status} {self.text}"
 
-    @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
 
 USER_UNKNOWN = Reply(550, "5.1.1", "User unknown")
 MAILBOX_FULL = Reply(552, "5.2.2", "Mailbox full")

@@ -70,10 +70,6 @@ class VirtualServerSettings:
     max_recipients: int | None
     fqdn: str
 
-    @property
-    def key_path(self) -> str:
-        return f"{SMTPSVC}/{self.instance}"
-
 
 def instances(config) -> list[int]:
     """Instance 1 (the Default SMTP Virtual Server) and every other numbered key in registry.ini."""

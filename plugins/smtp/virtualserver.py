@@ -30,10 +30,6 @@ class SmtpService:
         self._listeners: dict[Endpoint, tuple[int, SmtpListener]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def endpoints(self) -> list[Endpoint]:
-        return list(self._listeners)
-
     def settings(self, instance: int) -> VirtualServerSettings:
         fqdn = default_fqdn(self.service.computer_name, self.service.directory)
         return virtual_server(self.service.config, instance, fqdn)

@@ -42,7 +42,7 @@ def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element:
         raise
     except BackendError:
         return _status(6)
-    state.folders.pop(server_id.strip(), None)
+    state.forget(server_id.strip())
     state.advance([])
     hierarchy.save(ctx, state)
     return element(ROOT, None, element("FolderHierarchy:Status", "1"), element("FolderHierarchy:SyncKey", state.key))

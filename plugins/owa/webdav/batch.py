@@ -22,7 +22,8 @@ from wsgidav.dav_error import HTTP_FAILED_DEPENDENCY, DAVError
 from host.errors import HttpError
 from plugins.owa.namespace import Kind, Location, OpenedMailbox
 from plugins.owa.webdav.answers import Answer, multistatus_answer, read_body, status_element
-from plugins.owa.webdav.provider import OPENED, folder_resource, item_resource, store_errors
+from plugins.owa.webdav.provider import folder_resource, item_resource
+from plugins.owa.webdav.resource import OPENED, store_errors
 from plugins.owa.webdav.schemas import DAV, multistatus, parse_xml
 
 ROOT_ELEMENTS = {"BPROPPATCH": "propertyupdate", "BDELETE": "delete", "BMOVE": "move", "BCOPY": "copy"}

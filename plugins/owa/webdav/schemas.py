@@ -90,20 +90,24 @@ def format_time(moment: datetime) -> str:
 
 def typed_element(name: str, value: Any) -> etree._Element:
     """The property element for a Python value, typed as Exchange typed it."""
-    element = etree.Element(name, nsmap={"b": DATATYPES})
     if isinstance(value, bool):
-        element.set(f"{{{DATATYPES}}}dt", "boolean")
-        element.text = "1" if value else "0"
-    elif isinstance(value, int):
-        element.set(f"{{{DATATYPES}}}dt", "int")
-        element.text = str(value)
-    elif isinstance(value, datetime):
-        element.set(f"{{{DATATYPES}}}dt", "dateTime.tz")
-        element.text = format_time(value)
-    elif isinstance(value, (list, dict)):
+        return _typed(name, "boolean", "1" if value else "0")
+    if isinstance(value, int):
+        return _typed(name, "int", str(value))
+    if isinstance(value, datetime):
+        return _typed(name, "dateTime.tz", format_time(value))
+    element = etree.Element(name)
+    if isinstance(value, (list, dict)):
         element.text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
         element.text = str(value)
+    return element
+
+
+def _typed(name: str, data_type: str, text: str) -> etree._Element:
+    element = etree.Element(name, nsmap={"b": DATATYPES})
+    element.set(f"{{{DATATYPES}}}dt", data_type)
+    element.text = text
     return element
 
 

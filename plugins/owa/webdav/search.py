@@ -35,7 +35,8 @@ from plugins.owa.mailbox import Folder, Item, NoSuchItem
 from plugins.owa.namespace import Kind, Location, OpenedMailbox
 from plugins.owa.webdav import sql
 from plugins.owa.webdav.answers import Answer, multistatus_answer, read_body, status_element
-from plugins.owa.webdav.provider import OPENED, folder_resource, item_resource
+from plugins.owa.webdav.provider import folder_resource, item_resource
+from plugins.owa.webdav.resource import OPENED
 from plugins.owa.webdav.schemas import DAV, REPL, multistatus, parse_xml
 
 _RANGE = re.compile(r"\s*rows\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)

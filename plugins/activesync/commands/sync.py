@@ -1,0 +1,449 @@
+"""Sync (MS-ASCMD 2.2.1.21): items of Email, Calendar, Contacts, Tasks and Notes collections.
+
+Per collection: SyncKey 0 starts a relationship (the answer carries only a
+key); a known key applies the device's Add/Change/Delete/Fetch, then sends
+up to WindowSize server changes (MoreAvailable if more wait); the previous
+key repeats the previous answer; any other key is status 3. Collection
+statuses: 1, 3 invalid key, 4 protocol error; item statuses: 6 invalid item,
+7 conflict (server wins unless Conflict is 0), 8 not found; Sync statuses:
+4, 9 mailbox full (before 14.0; 113 after), 12 hierarchy changed, 13 empty
+request without a cached one, 14 Wait/HeartbeatInterval out of range (with
+Limit). From 12.1 an empty or Partial request reuses the cached last one,
+Wait/HeartbeatInterval hold the request until a change (like Ping), and an
+answer with nothing in it is an empty 200 (MS-ASCMD 2.2.1.21, 3.2.5.1.1).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from plugins.activesync import items, syncstate
+from plugins.activesync.backend import FolderNotFound, ItemNotFound, MailboxFull
+from plugins.activesync.context import CommandContext
+from plugins.activesync.items.options import ItemOptions, OptionsError, parse_options
+from plugins.activesync.personas import V12_0, V12_1, V14_0
+from plugins.activesync.syncstate import Batch, CollectionState
+from plugins.activesync.wbxml import element
+
+NAME = "Sync"
+ROOT = "AirSync:Sync"
+AS = "{AirSync}"
+CACHE = "SyncRequest"
+DEFAULT_WINDOW = 100
+MAX_WINDOW = 512
+WAIT_MINUTES = (1, 59)  # MS-ASCMD 2.2.3.195 Wait
+HEARTBEAT_SECONDS = (60, 3540)  # MS-ASCMD 2.2.3.86.2 HeartbeatInterval
+
+
+def _status(status: int, *extra: etree._Element) -> etree._Element:
+    return element(ROOT, None, element("AirSync:Status", str(status)), *extra)
+
+
+def _window(text: str | None) -> int:
+    # MS-ASCMD 2.2.3.199: no WindowSize means 100; 0 or over 512 means 512.
+    if text is None or not text.strip().isdigit():
+        return DEFAULT_WINDOW
+    value = int(text)
+    return MAX_WINDOW if value == 0 or value > MAX_WINDOW else value
+
+
+@dataclass
+class _Collection:
+    """One collection of one request, from parsing to its response element."""
+
+    ctx: CommandContext
+    collection_id: str
+    key: str
+    request: etree._Element
+    klass: str = items.EMAIL
+    options: ItemOptions = field(default_factory=ItemOptions)
+    window: int = DEFAULT_WINDOW
+    get_changes: bool = True
+    deletes_as_moves: bool = True
+    status: int = 1
+    state: CollectionState | None = None
+    dirty: bool = False
+    batch: Batch = field(default_factory=Batch)
+    commands: list[etree._Element] = field(default_factory=list)
+    responses: list[etree._Element] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+    @property
+    def reportable(self) -> bool:
+        return self.status != 1 or bool(self.commands) or not self.batch.empty or self.key == "0"
+
+    # -- the steps ---------------------------------------------------------------
+
+    def prepare(self, folder_type: int) -> None:
+        self.klass = items.CLASS_BY_FOLDER_TYPE.get(folder_type, items.EMAIL)
+        self.window = _window(self.request.findtext(f"{AS}WindowSize"))
+        get_changes = self.request.find(f"{AS}GetChanges")
+        self.get_changes = get_changes is None or (get_changes.text or "1").strip() != "0"
+        deletes = self.request.find(f"{AS}DeletesAsMoves")
+        self.deletes_as_moves = deletes is None or (deletes.text or "1").strip() != "0"
+        if not items.class_available(self.klass, self.ctx.version):
+            self.status = 4
+            return
+        try:
+            self.options = parse_options(self.request.findall(f"{AS}Options"))
+        except OptionsError:
+            self.status = 4
+            return
+        raw = self.ctx.get_state(syncstate.state_name(self.collection_id))
+        self.state = CollectionState.from_json(raw) if raw else None
+
+    def run(self, budget: int) -> None:
+        """Apply the device's commands and collect server changes, at most ``budget`` of them."""
+        if self.status != 1:
+            return
+        if self.key == "0":
+            self.state, self.dirty = CollectionState.fresh(), True
+            return
+        state = self.state
+        if state is not None and self.key == state.previous_key:
+            self.batch = state.previous_batch()  # a retry: the same answer again
+            self._render(self.batch)
+            return
+        if state is None or self.key != state.key:
+            self.status = 3
+            return
+        responses: list[list] = []
+        if state.primed:
+            self._merge()
+        commands = self.request.find(f"{AS}Commands")
+        if commands is not None:
+            for command in commands:
+                responses.append(self._client_command(command))
+        if state.primed:
+            self._merge()
+        batch = Batch(responses=[r for r in responses if r])
+        if self.get_changes:
+            if not state.primed:
+                self._prime()
+            self._take(batch, min(self.window, budget))
+        self.batch = batch
+        if not batch.empty:
+            state.advance(batch)
+            self.dirty = True
+        self._render(batch)
+
+    def poll_again(self, budget: int) -> None:
+        """After a wake-up: fold in new server changes and take a batch if any."""
+        if self.status != 1 or self.state is None or not self.state.primed or not self.get_changes:
+            return
+        self._merge()
+        if self.state.has_pending:
+            batch = Batch()
+            self._take(batch, min(self.window, budget))
+            if not batch.empty:
+                self.batch = batch
+                self.state.advance(batch)
+                self.dirty = True
+                self._render(batch)
+
+    def save(self) -> None:
+        if self.dirty and self.state is not None:
+            self.ctx.put_state(syncstate.state_name(self.collection_id), self.state.to_json())
+            self.dirty = False
+
+    # -- server changes ------------------------------------------------------------
+
+    def _merge(self) -> None:
+        delta = self.ctx.backend.item_changes(self.collection_id, self.state.mark)
+        if self.state.merge(delta.added, delta.changed, delta.deleted, delta.mark, self.touched):
+            self.dirty = True
+
+    def _prime(self) -> None:
+        """The first GetChanges: every item in the FilterType window, newest first."""
+        backend = self.ctx.backend
+        delta = backend.item_changes(self.collection_id, 0)
+        present = set(delta.added)
+        ordered = [i for i in backend.list_item_ids(self.collection_id, self.options.cutoff()) if i in present]
+        state = self.state
+        state.pending_add, state.pending_change, state.pending_delete = ordered, [], []
+        state.mark, state.primed = delta.mark, True
+        self.dirty = True
+
+    def _take(self, batch: Batch, budget: int) -> None:
+        state = self.state
+        while state.pending_delete and budget > 0:
+            batch.delete.append(state.pending_delete.pop(0))
+            budget -= 1
+        while state.pending_change and budget > 0:
+            batch.change.append(state.pending_change.pop(0))
+            budget -= 1
+        cutoff = self.options.cutoff()
+        taken = 0
+        for server_id in state.pending_add:
+            if budget <= 0:
+                break
+            taken += 1
+            if cutoff is not None:
+                try:
+                    if self.ctx.backend.get_item(server_id).date_received < cutoff:
+                        continue
+                except ItemNotFound:
+                    continue
+            batch.add.append(server_id)
+            budget -= 1
+        del state.pending_add[:taken]
+        batch.more = state.has_pending
+        self.dirty = True
+
+    # -- the device's commands -----------------------------------------------------
+
+    def _client_command(self, command: etree._Element) -> list:
+        kind = etree.QName(command).localname
+        backend = self.ctx.backend
+        server_id = (command.findtext(f"{AS}ServerId") or "").strip()
+        data = command.find(f"{AS}ApplicationData")
+        if kind == "Add":
+            client_id = (command.findtext(f"{AS}ClientId") or "").strip()
+            try:
+                if data is None:
+                    raise ValueError("Add without ApplicationData")
+                new_id = backend.add_item(self.collection_id, items.new_item(self.klass, data))
+            except (ValueError, TypeError, KeyError):
+                return ["Add", {"client_id": client_id, "status": 6}]
+            self.touched.add(new_id)
+            return ["Add", {"client_id": client_id, "server_id": new_id, "status": 1}]
+        if kind == "Fetch":
+            return ["Fetch", {"server_id": server_id, "status": 1 if self._exists(server_id) else 8}]
+        if not self._exists(server_id):
+            return [kind, {"server_id": server_id, "status": 8}]
+        self.touched.add(server_id)
+        if kind == "Change":
+            if server_id in self.state.pending_change:
+                if self.options.conflict == 1:  # server wins: its version is on the way
+                    return ["Change", {"server_id": server_id, "status": 7}]
+                self.state.pending_change.remove(server_id)
+            try:
+                if data is None:
+                    raise ValueError("Change without ApplicationData")
+                items.apply_change(self.klass, backend, server_id, data, self.ctx.version)
+            except (ValueError, TypeError, KeyError):
+                return ["Change", {"server_id": server_id, "status": 6}]
+            return []
+        if kind == "Delete":
+            for pending in (self.state.pending_change, self.state.pending_add):
+                if server_id in pending:
+                    pending.remove(server_id)
+            backend.delete_item(server_id, to_deleted_items=self.deletes_as_moves)
+            return []
+        return [kind, {"server_id": server_id, "status": 4}]
+
+    def _exists(self, server_id: str) -> bool:
+        try:
+            return self.ctx.backend.get_item(server_id).folder_id == self.collection_id
+        except ItemNotFound:
+            return False
+
+    # -- the answer ----------------------------------------------------------------
+
+    def _render(self, batch: Batch) -> None:
+        out = []
+        for server_id in batch.delete:
+            out.append(element("AirSync:Delete", None, element("AirSync:ServerId", server_id)))
+        for server_id in batch.change:
+            data = self._data(server_id, change=True)
+            if data is not None:
+                out.append(element("AirSync:Change", None, element("AirSync:ServerId", server_id), data))
+        for server_id in batch.add:
+            data = self._data(server_id)
+            if data is not None:
+                out.append(element("AirSync:Add", None, element("AirSync:ServerId", server_id), data))
+        self.commands = out
+        self.responses = []
+        for kind, values in batch.responses:
+            entry = element(f"AirSync:{kind}")
+            if kind == "Add":
+                entry.append(element("AirSync:ClientId", values["client_id"]))
+                if "server_id" in values:
+                    entry.append(element("AirSync:ServerId", values["server_id"]))
+            else:
+                entry.append(element("AirSync:ServerId", values["server_id"]))
+            entry.append(element("AirSync:Status", str(values["status"])))
+            if kind == "Fetch" and values["status"] == 1:
+                data = self._data(values["server_id"])
+                if data is not None:
+                    entry.append(data)
+            self.responses.append(entry)
+
+    def _data(self, server_id: str, change: bool = False) -> etree._Element | None:
+        try:
+            item = self.ctx.backend.get_item(server_id)
+        except ItemNotFound:
+            return None
+        if change and self.klass == items.EMAIL:
+            # A mail item changes only in its flags: send those (MS-ASEMAIL 3.2.5.2).
+            data = element("AirSync:ApplicationData", None, element("Email:Read", "1" if item.read else "0"))
+            if self.ctx.version >= V12_0:
+                flag = element("Email:Flag")
+                if item.flag_status:
+                    flag.append(element("Email:Status", str(item.flag_status)))
+                    flag.append(element("Email:FlagType", "Follow up"))
+                data.append(flag)
+            return data
+        return items.application_data(self.klass, item, self.ctx.backend, self.options, self.ctx.version)
+
+    def response(self) -> etree._Element:
+        """Collection children in MS-ASCMD 2.2.3.29.2 order; Class first before 14.0."""
+        out = element("AirSync:Collection")
+        if self.ctx.version < V14_0:
+            out.append(element("AirSync:Class", self.klass))
+        key = self.state.key if self.state is not None and self.status == 1 else self.key
+        out.append(element("AirSync:SyncKey", key))
+        out.append(element("AirSync:CollectionId", self.collection_id))
+        out.append(element("AirSync:Status", str(self.status)))
+        if self.status == 1 and self.batch.more:
+            out.append(element("AirSync:MoreAvailable"))
+        if self.commands:
+            out.append(element("AirSync:Commands", None, *self.commands))
+        if self.responses:
+            out.append(element("AirSync:Responses", None, *self.responses))
+        return out
+
+
+# -- the request -----------------------------------------------------------------
+
+
+def _cacheable(request: etree._Element) -> bytes:
+    """The request without keys and commands: what an empty or Partial Sync repeats."""
+    copy = etree.fromstring(etree.tostring(request))
+    for col in copy.iter(f"{AS}Collection"):
+        for child in list(col):
+            if child.tag in (f"{AS}SyncKey", f"{AS}Commands"):
+                col.remove(child)
+    for partial in copy.findall(f"{AS}Partial"):
+        copy.remove(partial)
+    return etree.tostring(copy)
+
+
+def _with_cache(ctx: CommandContext, request: etree._Element | None) -> etree._Element | None:
+    """MS-ASCMD 3.2.5.1.1: an empty body or Partial uses the cached request's collections."""
+    if request is not None and request.find(f"{AS}Partial") is None:
+        return request
+    cached = ctx.get_state(CACHE)
+    if cached is None:
+        return None
+    merged = etree.fromstring(cached)
+    if request is not None:
+        mine = {c.findtext(f"{AS}CollectionId"): c for c in request.iter(f"{AS}Collection")}
+        collections = merged.find(f"{AS}Collections")
+        for col in list(collections if collections is not None else []):
+            new = mine.pop(col.findtext(f"{AS}CollectionId"), None)
+            if new is not None:
+                collections.replace(col, new)
+        for new in mine.values():
+            collections.append(new)
+        for name in ("Wait", "HeartbeatInterval", "WindowSize"):
+            value = request.find(f"{AS}{name}")
+            old = merged.find(f"{AS}{name}")
+            if value is not None and old is not None:
+                merged.replace(old, value)
+            elif value is not None:
+                merged.append(value)
+    return merged
+
+
+def _hold_seconds(ctx: CommandContext, request: etree._Element) -> tuple[int, etree._Element | None]:
+    """Seconds to hold the request, or the status-14 answer when the value is out of range."""
+    wait, heartbeat = request.findtext(f"{AS}Wait"), request.findtext(f"{AS}HeartbeatInterval")
+    if wait is not None and ctx.version >= V12_1:
+        minutes = int(wait) if wait.strip().isdigit() else -1
+        low, high = WAIT_MINUTES
+        if not low <= minutes <= high:
+            return 0, _status(14, element("AirSync:Limit", str(low if minutes < low else high)))
+        return minutes * 60, None
+    if heartbeat is not None and ctx.version >= V14_0:
+        seconds = int(heartbeat) if heartbeat.strip().isdigit() else -1
+        low, high = HEARTBEAT_SECONDS
+        if not low <= seconds <= high:
+            return 0, _status(14, element("AirSync:Limit", str(low if seconds < low else high)))
+        return seconds, None
+    return 0, None
+
+
+def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element | None:
+    if request is None and ctx.version < V12_1:
+        return _status(4)
+    original = request
+    request = _with_cache(ctx, request)
+    if request is None:
+        return _status(13)
+    hold, refusal = _hold_seconds(ctx, request)
+    if refusal is not None:
+        return refusal
+    entries = request.findall(f"{AS}Collections/{AS}Collection")
+    if not entries:
+        return _status(4)
+    try:
+        return _sync(ctx, request, original, entries, hold)
+    except MailboxFull:
+        if ctx.version >= V14_0:
+            raise  # common status 113
+        return _status(9)
+
+
+def _sync(ctx: CommandContext, request, original, entries, hold: int) -> etree._Element | None:
+    collections: list[_Collection] = []
+    for entry in entries:
+        collection_id = (entry.findtext(f"{AS}CollectionId") or "").strip()
+        key = entry.findtext(f"{AS}SyncKey")
+        if not collection_id:
+            return _status(4)
+        try:
+            folder = ctx.backend.folder(collection_id)
+        except FolderNotFound:
+            return _status(12)
+        col = _Collection(ctx, collection_id, "", entry)
+        col.prepare(folder.type)
+        if key is None:  # replayed from the cache: the collection's current key
+            key = col.state.key if col.state is not None else "0"
+        col.key = key.strip()
+        collections.append(col)
+    listener = ctx.backend.listen() if hold else None
+    try:
+        budget = _window(request.findtext(f"{AS}WindowSize")) if request.find(f"{AS}WindowSize") is not None \
+            and ctx.version >= V14_0 else MAX_WINDOW * len(collections)
+        for col in collections:
+            col.run(budget)
+            budget -= len(col.batch.add) + len(col.batch.change) + len(col.batch.delete)
+        if listener is not None and not any(c.reportable for c in collections):
+            ctx.usage.heartbeat = hold
+            _wait(ctx, listener, collections, hold)
+    finally:
+        if listener is not None:
+            listener.close()
+    for col in collections:
+        col.save()
+    if original is not None and ctx.version >= V12_1:
+        snapshot = _cacheable(request)
+        if ctx.get_state(CACHE) != snapshot:
+            ctx.put_state(CACHE, snapshot)
+    ctx.usage.folders = len(collections)
+    ctx.usage.status = max(c.status for c in collections)
+    if ctx.version >= V12_1 and not any(c.reportable for c in collections):
+        return None  # nothing to say: an empty 200 (MS-ASCMD 2.2.1.21)
+    return element(ROOT, None, element("AirSync:Collections", None, *(c.response() for c in collections)))
+
+
+def _wait(ctx: CommandContext, listener, collections: list[_Collection], hold: int) -> None:
+    """Hold until a collection has something to send or the interval ends; never poll."""
+    deadline = time.monotonic() + hold
+    for col in collections:
+        col.save()  # what the device caused so far must not wait with it
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        with ctx.unlocked():
+            woken = listener.wait(remaining)
+        if not woken or ctx.service_stopping():
+            return
+        for col in collections:
+            col.poll_again(MAX_WINDOW)
+        if any(c.reportable for c in collections):
+            return

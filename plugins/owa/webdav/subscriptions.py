@@ -1,0 +1,165 @@
+"""Folder subscriptions and waiting for their events without polling the store.
+
+Exchange 2003 kept WebDAV subscriptions in the store: SUBSCRIBE registered
+one, the store sent NOTIFY over UDP to a ``Call-Back`` or the client asked
+with POLL. The lab sends no UDP; a POLL may instead wait (``X-Lab-Wait``)
+until a commit touches a subscribed folder. Every mailbox has its own
+``threading.Condition``: the ``mailbox_changed`` hook marks the mailbox's
+subscriptions of the changed folders and wakes only that mailbox's waiters.
+Nothing spins; a waiter sleeps until woken or until its deadline.
+
+The hook only says "this folder changed"; whether that is an event of the
+subscription's type (a new member, a delete) is checked against the store's
+change list when the waiter wakes, by the ``fired`` callback of :meth:`wait`.
+That check also catches commits made by another process (the CLI), whose
+hooks run there, at the start of every POLL.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+DEFAULT_LIFETIME = 3600  # seconds, when SUBSCRIBE names none
+MAX_LIFETIME = 24 * 3600
+
+
+@dataclass
+class Subscription:
+    id: int
+    mailbox_id: str
+    folder_id: int | None  # None: the mailbox root, i.e. its folder hierarchy
+    href: str  # the URL subscribed to; POLL and UNSUBSCRIBE must name the same one
+    notification_type: str
+    lifetime: int
+    expires: float
+    mark: int  # the mailbox change number up to which events were reported
+    pending: bool = False  # a commit touched the folder since the last look
+
+
+@dataclass
+class _Mailbox:
+    condition: threading.Condition = field(default_factory=threading.Condition)
+    subscriptions: dict[int, Subscription] = field(default_factory=dict)
+
+
+class SubscriptionTable:
+    """The subscriptions of one web service, per mailbox.
+
+    :param clock: monotonic seconds (a test seam).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._mailboxes: dict[str, _Mailbox] = {}
+        self._ids = itertools.count(1)
+        self._closed = False
+
+    def _box(self, mailbox_id: str) -> _Mailbox:
+        with self._lock:
+            return self._mailboxes.setdefault(mailbox_id, _Mailbox())
+
+    @staticmethod
+    def bounded_lifetime(requested: int | None) -> int:
+        return DEFAULT_LIFETIME if not requested else max(1, min(requested, MAX_LIFETIME))
+
+    def subscribe(self, mailbox_id: str, folder_id: int | None, href: str, notification_type: str,
+                  lifetime: int | None, mark: int) -> Subscription:
+        lifetime = self.bounded_lifetime(lifetime)
+        with self._lock:
+            subscription_id = next(self._ids)
+        subscription = Subscription(subscription_id, mailbox_id, folder_id, href, notification_type,
+                                    lifetime, self._clock() + lifetime, mark)
+        box = self._box(mailbox_id)
+        with box.condition:
+            box.subscriptions[subscription_id] = subscription
+        return subscription
+
+    def find(self, mailbox_id: str, ids: Iterable[int], href: str, *, renew: bool = False,
+             lifetime: int | None = None) -> list[Subscription]:
+        """The live subscriptions among ``ids`` for ``href``; ``renew`` restarts their lifetime."""
+        box = self._box(mailbox_id)
+        now = self._clock()
+        found = []
+        with box.condition:
+            for subscription_id in ids:
+                subscription = box.subscriptions.get(subscription_id)
+                if subscription is None:
+                    continue
+                if subscription.expires <= now:
+                    del box.subscriptions[subscription_id]
+                    continue
+                if subscription.href.casefold() != href.casefold():
+                    continue
+                if renew:
+                    if lifetime:
+                        subscription.lifetime = self.bounded_lifetime(lifetime)
+                    subscription.expires = now + subscription.lifetime
+                found.append(subscription)
+        return found
+
+    def unsubscribe(self, mailbox_id: str, ids: Iterable[int], href: str) -> list[int]:
+        removed = [s.id for s in self.find(mailbox_id, ids, href)]
+        box = self._box(mailbox_id)
+        with box.condition:
+            for subscription_id in removed:
+                box.subscriptions.pop(subscription_id, None)
+            box.condition.notify_all()
+        return removed
+
+    def changed(self, mailbox_id: str, folder_ids: Iterable[int]) -> None:
+        """Called by the ``mailbox_changed`` hook after a commit; never blocks for long."""
+        with self._lock:
+            box = self._mailboxes.get(mailbox_id)
+        if box is None:
+            return
+        folders = set(folder_ids)
+        with box.condition:
+            touched = False
+            for subscription in box.subscriptions.values():
+                if subscription.folder_id is None or subscription.folder_id in folders:
+                    subscription.pending = touched = True
+            if touched:
+                box.condition.notify_all()
+
+    def wait(self, subscriptions: list[Subscription], timeout: float,
+             fired: Callable[[list[Subscription]], list[Subscription]]) -> list[Subscription]:
+        """The subscriptions with events, waiting up to ``timeout`` seconds for the first.
+
+        ``fired`` gets the candidates (all of them first, then those a commit
+        touched) and returns those that really have events of their type; it
+        runs outside the lock, since it reads the store.
+        """
+        if not subscriptions:
+            return []
+        box = self._box(subscriptions[0].mailbox_id)
+        deadline = self._clock() + max(0.0, timeout)
+        candidates = list(subscriptions)
+        while True:  # ends by the deadline: each pass either returns or sleeps until woken or due
+            hits = fired(candidates) if candidates else []
+            if hits:
+                return hits
+            with box.condition:
+                while True:
+                    live = [s for s in subscriptions if box.subscriptions.get(s.id) is s]
+                    candidates = [s for s in live if s.pending]
+                    for subscription in candidates:
+                        subscription.pending = False
+                    remaining = deadline - self._clock()
+                    if candidates or not live or remaining <= 0 or self._closed:
+                        break
+                    box.condition.wait(remaining)
+            if not candidates:
+                return []
+
+    def close(self) -> None:
+        """Wake every waiter (the service is stopping); later waits return at once."""
+        with self._lock:
+            self._closed = True
+            boxes = list(self._mailboxes.values())
+        for box in boxes:
+            with box.condition:
+                box.condition.notify_all()

@@ -1,0 +1,138 @@
+"""Fixtures for MASSYNC tests: a host per persona with a mailbox store, and a seeded mailbox."""
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+
+from host.plugins import make_plugin_manager
+from host.regfile import RegType
+from host.service import WebService
+from host.testing import make_test_host, registry_text
+from host.w3clog import parse_w3c
+from plugins.activesync.directstore import ensure_mailbox
+from plugins.activesync.plugin import EXCHANGE_SETUP, push_hub
+from plugins.activesync.policy import DEVICE_SECURITY
+from . import storeplugin
+from .easclient import EasClient, HttpWire, WebTestWire
+
+SZ, DWORD = RegType.REG_SZ, RegType.REG_DWORD
+PERSONA_VERSIONS = {
+    "Exchange 2003 SP2": "2.5",
+    "Exchange 2007 SP1": "12.1",
+    "Exchange 2010 SP1": "14.1",
+    "Exchange 2016": "16.1",
+}
+
+
+def persona_value(persona: str) -> tuple:
+    return (EXCHANGE_SETUP, "EmulatedVersion", SZ, persona)
+
+
+def policy_value(name: str, value: int) -> tuple:
+    return (DEVICE_SECURITY, name, DWORD, value)
+
+
+def w3c_rows(service) -> list[dict[str, str]]:
+    """Every line of the default site's W3C logs, oldest first."""
+    rows: list[dict[str, str]] = []
+    for path in sorted((service.data_dir / "LogFiles" / "W3SVC1").glob("*.log")):
+        rows += parse_w3c(path.read_text(encoding="utf-8"))
+    return rows
+
+
+def plugin_manager():
+    return make_plugin_manager(extra=[storeplugin])
+
+
+def message(subject: str, body: str = "Hello from the lab.", *, sender: str = "bob@contoso.com",
+            to: str = "alice@contoso.com", html: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = "Thu, 26 Nov 2026 10:00:00 +0000"
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+class Lab:
+    """One host and helpers to seed alice's mailbox."""
+
+    def __init__(self, service, app=None, port: int | None = None) -> None:
+        self.service, self.app, self.port = service, app, port
+        self.user = service.directory.find("alice")
+        self.mailbox = ensure_mailbox(service, self.user)
+
+    @property
+    def store(self):
+        return self.service.mailstore
+
+    def folder(self, folder_type):
+        return self.store.default_folder(self.mailbox, folder_type)
+
+    def deliver(self, subject: str, *, days_ago: float = 0, **kwargs) -> int:
+        received = datetime.now(timezone.utc) - timedelta(days=days_ago)
+        return self.store.deliver(self.mailbox, message(subject, **kwargs), date_received=received).id
+
+    def seed(self, count: int) -> None:
+        from plugins.owa.mailbox import FolderType, NewItem
+
+        inbox = self.folder(FolderType.INBOX).id
+        base = datetime.now(timezone.utc) - timedelta(hours=count)
+        self.store.add_items(self.mailbox, inbox, [
+            NewItem.from_mime(message(f"Seeded {n}"), date_received=base + timedelta(hours=n)) for n in range(count)])
+
+    def client(self, **kwargs) -> EasClient:
+        wire = WebTestWire(self.app) if self.app is not None else HttpWire("127.0.0.1", self.port)
+        return EasClient(wire, **kwargs)
+
+
+@pytest.fixture
+def eas_lab(tmp_path):
+    """``eas_lab(persona, *values) -> Lab``; hosts stop after the test."""
+    made = []
+
+    def make(persona: str = "Exchange 2016", *values: tuple) -> Lab:
+        service, app = make_test_host(tmp_path / f"host{len(made)}", set_values=[persona_value(persona), *values],
+                                      pm=plugin_manager())
+        made.append(service)
+        return Lab(service, app)
+
+    yield make
+    for service in made:
+        push_hub(service).shutdown()
+        service.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def real_eas(tmp_path):
+    """``real_eas(persona, *values) -> Lab`` on a real HTTP listener (127.0.0.1, a free port)."""
+    made = []
+
+    def make(persona: str = "Exchange 2016", *values: tuple) -> Lab:
+        folder = tmp_path / f"real{len(made)}"
+        folder.mkdir()
+        text = registry_text([persona_value(persona), *values,
+                              ("/LM/W3SVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{free_port()}:"]),
+                              ("/LM/W3SVC/1", "SecureBindings", RegType.REG_MULTI_SZ, [])])
+        (folder / "registry.ini").write_text(text, encoding="utf-8")
+        service = WebService(folder / "registry.ini", folder / "data", pm=plugin_manager(),
+                             announce=lambda line: None, threads=8)
+        made.append(service)
+        service.start()
+        [endpoint] = service.endpoints
+        return Lab(service, port=endpoint.port)
+
+    yield make
+    for service in made:
+        push_hub(service).shutdown()
+        service.stop()

@@ -1,0 +1,112 @@
+"""Ping (direct push): statuses, heartbeat bounds from MasSync\\Parameters, events 3016 and 3033."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from host.regfile import RegType
+from plugins.activesync.plugin import MASSYNC_PARAMETERS, push_hub
+
+DWORD = RegType.REG_DWORD
+
+
+def _param(name, value):
+    return (MASSYNC_PARAMETERS, name, DWORD, value)
+
+
+def _ready(lab, version="12.1"):
+    device = lab.client(version=version)
+    folders = device.folder_sync()
+    inbox = device.folder_id(folders, 2)
+    return device, inbox
+
+
+def test_heartbeat_bounds_come_from_the_registry(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1", _param("MinHeartbeatInterval", 120), _param("MaxHeartbeatInterval", 600))
+    device, inbox = _ready(lab)
+    low = device.ping(60, [(inbox, "Email")])
+    assert low.text("ping:Status") == "5" and low.text("ping:HeartbeatInterval") == "120"
+    high = device.ping(900, [(inbox, "Email")])
+    assert high.text("ping:Status") == "5" and high.text("ping:HeartbeatInterval") == "600"
+
+
+def test_min_above_max_logs_3016_and_uses_the_defaults(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1", _param("MinHeartbeatInterval", 900), _param("MaxHeartbeatInterval", 600))
+    device, inbox = _ready(lab)
+    assert device.ping(30, [(inbox, "Email")]).text("ping:HeartbeatInterval") == "60"
+    assert lab.service.eventlog.query(source="Server ActiveSync", event_id=3016)
+
+
+def test_ping_statuses_3_4_6_7(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1")
+    device, inbox = _ready(lab)
+    assert device.ping(None, None).text("ping:Status") == "3"  # nothing given, nothing cached
+    bad = device.post("Ping", raw=b"\x03\x01j\x00\x00\x0dE\x48\x03abc\x00\x01\x01")  # HeartbeatInterval "abc"
+    assert bad.text("ping:Status") == "4"
+    many = device.ping(60, [(str(n), "Email") for n in range(301)])
+    assert many.text("ping:Status") == "6" and many.text("ping:MaxFolders") == "300"
+    assert device.ping(60, [("424242", "Email")]).text("ping:Status") == "7"
+
+
+def test_ping_before_any_folder_sync_is_7(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1")
+    device = lab.client(version="12.1")
+    inbox = str(lab.folder(2).id)
+    assert device.ping(60, [(inbox, "Email")]).text("ping:Status") == "7"
+
+
+def test_unsynced_changes_answer_at_once(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1")
+    device, inbox = _ready(lab)
+    key = device.sync(inbox, "0", klass="Email").text("as:Collections/as:Collection/as:SyncKey")
+    device.sync(inbox, key, klass="Email")
+    lab.deliver("waiting for you")
+    began = time.monotonic()
+    answer = device.ping(600, [(inbox, "Email")])
+    assert answer.text("ping:Status") == "2" and time.monotonic() - began < 2
+
+
+@pytest.mark.realserver
+def test_a_held_ping_expires_with_status_1_and_an_empty_ping_repeats_it(real_eas):
+    lab = real_eas("Exchange 2007 SP1", _param("MinHeartbeatInterval", 1))
+    device, inbox = _ready(lab)
+    began = time.monotonic()
+    assert device.ping(1, [(inbox, "Email")]).text("ping:Status") == "1"
+    assert 0.9 <= time.monotonic() - began < 5
+    began = time.monotonic()
+    assert device.post("Ping").text("ping:Status") == "1"  # cached heartbeat and folders
+    assert 0.9 <= time.monotonic() - began < 5
+
+
+@pytest.mark.realserver
+def test_held_pings_do_not_block_other_requests_and_end_on_shutdown(real_eas):
+    lab = real_eas("Exchange 2007 SP1")
+    device, inbox = _ready(lab)
+    other = lab.client(version="12.1", device_id="OTHER1")
+    results = []
+    holders = [threading.Thread(target=lambda: results.append(device.ping(600, [(inbox, "Email")])))
+               for _ in range(3)]
+    for holder in holders:
+        holder.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    assert other.folder_sync().text("fh:Status") == "1"
+    assert time.monotonic() - began < 2
+    assert push_hub(lab.service).held == 3
+    push_hub(lab.service).shutdown()
+    for holder in holders:
+        holder.join(10)
+    assert [r.text("ping:Status") for r in results] == ["1", "1", "1"]
+
+
+def test_low_average_heartbeat_raises_3033(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1", _param("HbiSampleSize", 3), _param("HbiAlertThreshold", 540),
+                  _param("MinHeartbeatInterval", 1))
+    device, inbox = _ready(lab)
+    lab.deliver("so that each Ping answers at once")
+    for _ in range(3):
+        device.ping(120, [(inbox, "Email")])
+    [event] = lab.service.eventlog.query(source="Server ActiveSync", event_id=3033)
+    assert event.level.value == "Warning" and "[540]" in event.text
