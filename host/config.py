@@ -122,9 +122,20 @@ class WebKey:
         self.location = location
         self._table = table
         self._own = own
+        self._effective: dict[str, Setting] = {}
 
     def setting(self, name: str) -> Setting:
-        """The effective value of ``name`` on this key and where it came from."""
+        """The effective value of ``name`` on this key and where it came from.
+
+        A configuration never changes once built, so each answer is cached:
+        requests ask for the same dozen properties over and over.
+        """
+        cached = self._effective.get(name)
+        if cached is None:
+            cached = self._effective[name] = self._resolve(name)
+        return cached
+
+    def _resolve(self, name: str) -> Setting:
         prop = self._table.find(name, self.kind, self.path)
         if prop is None:
             raise KeyError(f"{name} is not a property of {self.kind} keys")
@@ -253,6 +264,7 @@ class HostConfig:
         self.issues: list[ConfigIssue] = []
         self.sites: dict[int, Site] = {}
         self._registry_values: dict[str, dict[str, Setting]] = {}
+        self._registry_cache: dict[tuple[str, str], Setting] = {}
         self._web: dict[str, WebKey] = {}
         self.filters: dict[str, dict[str, Setting]] = {}
 
@@ -272,6 +284,12 @@ class HostConfig:
 
     def registry_setting(self, key_path: str, name: str) -> Setting:
         """A registry value (``ExchangeVDir`` under ``MasSync\\Parameters``) or its default."""
+        cached = self._registry_cache.get((key_path, name))
+        if cached is None:
+            cached = self._registry_cache[(key_path, name)] = self._registry_setting(key_path, name)
+        return cached
+
+    def _registry_setting(self, key_path: str, name: str) -> Setting:
         own = self._registry_values.get(key_id(key_path), {}).get(name.casefold())
         if own is not None:
             return own

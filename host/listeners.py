@@ -184,6 +184,7 @@ class HttpListener(Listener):
         self._dispatcher: _Dispatcher | None = None
         self._loop: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._closing = threading.Lock()
 
     def start(self) -> None:
         if self._server is not None:
@@ -192,6 +193,8 @@ class HttpListener(Listener):
         adj = Adjustments(
             host=self.endpoint.ip, port=self.endpoint.port, ident=SERVER_HEADER,
             server_name=self.endpoint.ip, threads=self._threads,
+            # IIS hands X-Forwarded-For & co. to the app untouched (as cheroot does); waitress strips them.
+            clear_untrusted_proxy_headers=False,
         )
         dispatcher = _Dispatcher(name)
         try:
@@ -213,14 +216,17 @@ class HttpListener(Listener):
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=LOOP_TIMEOUT, map=self._map, use_poll=True, count=1)
         finally:
-            wasyncore.close_all(self._map)
+            with self._closing:
+                wasyncore.close_all(self._map)
 
     def stop(self, timeout: float = 5) -> None:
         if self._server is None:
             return
         deadline = time.monotonic() + timeout
-        self._stopping.set()
-        self._server.pull_trigger()  # wake the loop now rather than after LOOP_TIMEOUT
+        with self._closing:  # the loop may be closing its sockets (the trigger among them) right now
+            self._stopping.set()
+            if self._map:  # empty once the loop has closed everything
+                self._server.pull_trigger()  # wake the loop now rather than after LOOP_TIMEOUT
         self._loop.join(max(0.0, deadline - time.monotonic()))
         self._dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
         for thread in self._dispatcher.started:

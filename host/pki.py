@@ -219,9 +219,7 @@ class LabPKI:
         general: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
         general += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         common_name = names[0] if names else str(ips[0])
-        subject = x509.Name(
-            [x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)]
-        )
+        subject = _lab_name(common_name)
         return self._issue_leaf(
             subject, general, ExtendedKeyUsageOID.SERVER_AUTH, days, not_before, not_after, issuer
         )
@@ -317,9 +315,7 @@ class LabPKI:
         self, common_name: str, issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None
     ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         key = _new_key()
-        name = x509.Name(
-            [x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)]
-        )
+        name = _lab_name(common_name)
         issuer_cert, issuer_key = issuer if issuer else (None, key)
         start, end = _validity(CA_DAYS, None, None)
         builder = (
@@ -331,7 +327,9 @@ class LabPKI:
             .not_valid_before(start)
             .not_valid_after(end)
             # The root may sign an intermediate; the intermediate signs leaves only.
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None if issuer is None else 0), critical=True)
+            .add_extension(
+                x509.BasicConstraints(ca=True, path_length=None if issuer is None else 0), critical=True
+            )
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=False, key_encipherment=False, content_commitment=False,
@@ -424,11 +422,22 @@ def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def _lab_name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        ]
+    )
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _validity(days: int, not_before: dt.datetime | None, not_after: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+def _validity(
+    days: int, not_before: dt.datetime | None, not_after: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime]:
     """The validity window; a date given alone anchors the other ``days`` away."""
     length = dt.timedelta(days=days)
     if not_before is None and not_after is None:

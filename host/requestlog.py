@@ -94,6 +94,11 @@ def w3c_log_stage(next_app, service):
             ))
 
         body = next_app(environ, logging_start_response)
+        if isinstance(body, (list, tuple)):
+            # A body already in memory: log now and hand the list itself to the
+            # server, which then sends headers and body in one write.
+            finish(sum(len(chunk) for chunk in body))
+            return body
         return _LoggedBody(body, finish)
 
     return app

@@ -19,6 +19,7 @@ from host.errors import ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, HttpError
 from host.hookspecs import hookimpl
 from host.metabase import ACCESS_FLAGS, ScriptMap
 from host.pipeline import HANDLER, PipelineStage
+from host.vdirs import translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from host.service import WebService
@@ -82,10 +83,8 @@ def handler_stage(next_app, service):
                                                  f"ScriptMaps of [{vdir.path}].")
         check_permission(vdir, script_map, direct)
         if script_map is not None and script_map.flags & ScriptMap.CHECK_PATH_INFO:
-            translated = environ.get("PATH_TRANSLATED")
-            from pathlib import Path
-
-            if not translated or not Path(translated).is_file():
+            folder = environ.get("host.content_folder")
+            if folder is None or not translate(folder, environ.get("PATH_INFO", "")).is_file():
                 raise HttpError(404, 0, ERROR_FILE_NOT_FOUND)
         servervars.populate(environ)
         environ["host.handler"] = name

@@ -6,9 +6,9 @@
   vdir only after reading the request, so it asks for a client certificate
   with a renegotiation. The lab does the modern equivalent, TLS 1.3
   post-handshake authentication. As on IIS 6, the request body must first be
-  read completely within ``UploadReadAheadSize`` (else 413), and a client
-  that cannot answer (no post-handshake support, like an old device that
-  cannot renegotiate) loses the connection. Require without a certificate:
+  read completely within ``UploadReadAheadSize`` (else 413); a client that
+  cannot answer (no post-handshake support, like an old device that cannot
+  renegotiate) loses the connection even on "accept" (logged as 403.7). Require without a certificate:
   403.7; a certificate that does not chain to a trusted root: 403.16; expired
   or not yet valid: 403.17.
 * AccessSSLMapCert (128): the certificate's UPN maps to a directory user,
@@ -124,10 +124,12 @@ def ssl_stage(next_app, service):
         if flags & (NEGOTIATE_CERT | REQUIRE_CERT):
             try:
                 cert = negotiate_certificate(environ, vdir)
-            except ConnectionLost:
+            except ConnectionLost as lost:
+                # The device breaks off, as one that cannot renegotiate did on IIS 6:
+                # the listener drops the connection instead of sending this answer.
                 environ["host.drop_connection"] = True
                 raise HttpError(403, 7, ERROR_ACCESS_DENIED,
-                                detail="The client did not answer the certificate request.") from None
+                                detail=f"The client could not answer the certificate request: {lost}") from None
             if cert is None and flags & REQUIRE_CERT:
                 raise HttpError(403, 7, ERROR_ACCESS_DENIED)
             if cert is not None:

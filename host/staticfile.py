@@ -20,6 +20,7 @@ from host.errors import ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, HttpError
 from host.hookspecs import hookimpl
 from host.metabase import ACCESS_FLAGS
 from host.scriptmaps import STATIC_FILE, Handler
+from host.vdirs import translate
 
 # IIS 6's default MIME map (the common part of it).
 MIME_MAP = {
@@ -43,12 +44,12 @@ def serve_static(environ, start_response):
                                                 ("Content-Length", "0")])(environ, start_response)
     if method not in ("GET", "HEAD"):
         raise HttpError(405, 0, 0, headers=[("Allow", ", ".join(ALLOWED_VERBS))])
-    translated = environ.get("PATH_TRANSLATED")
-    if not translated:
+    folder = environ.get("host.content_folder")
+    if folder is None:
         raise HttpError(404, 0, ERROR_FILE_NOT_FOUND, detail="This virtual directory has no folder on the lab's C: drive.")
     if not vdir.get("AccessFlags") & ACCESS_FLAGS["AccessRead"]:
         raise HttpError(403, 2, ERROR_ACCESS_DENIED)
-    path = Path(translated)
+    path = translate(folder, environ.get("PATH_INFO", ""))
     if path.is_dir():
         url = environ["host.url"]
         if not url.endswith("/"):

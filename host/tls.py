@@ -2,33 +2,44 @@
 
 IIS 6 did not ask for a client certificate in the initial handshake. Only
 when a request reached a vdir whose ``AccessSSLFlags`` negotiate one did it
-renegotiate, after reading the request (PITFALLS §2.1). Devices that could not
-renegotiate broke off. The closest real mechanism today is TLS 1.3
-post-handshake authentication, which is what this module uses:
+renegotiate, after reading the request (PITFALLS §2.1), and devices that
+could not renegotiate broke off. The closest real mechanism today is TLS 1.3
+post-handshake authentication (PHA), which this module uses: the server
+context has ``verify_mode=CERT_OPTIONAL`` and ``post_handshake_auth``, so
+OpenSSL marks server sockets ``SSL_VERIFY_POST_HANDSHAKE`` and the TLS 1.3
+handshake carries no CertificateRequest; ``request_client_certificate()``
+sends one mid-connection and reads the answer.
 
-* The initial TLS 1.3 handshake sends no CertificateRequest
-  (``verify_mode=CERT_OPTIONAL`` + ``post_handshake_auth``: OpenSSL then sets
-  ``SSL_VERIFY_POST_HANDSHAKE`` on server sockets).
-* :meth:`TlsConnection.request_client_certificate` sends the
-  CertificateRequest mid-connection and reads the client's answer.
-* A TLS 1.3 client that did not offer post-handshake auth genuinely cannot
-  answer: :class:`ClientCertificateUnavailable`, like an old device.
-* TLS 1.2 has no post-handshake auth, and OpenSSL defers the request only
-  for TLS 1.3, so TLS 1.2 clients get an *optional* CertificateRequest in
-  the initial handshake: the site-wide request IIS made with
-  ``SSLAlwaysNegoClientCert``. Clients without a certificate still connect.
+The TLS layer is given every lab CA (``LabPKI.all_ca_pem()``) and OpenSSL's
+``X509_V_FLAG_NO_CHECK_TIME``, so the SSL pipeline stage, like IIS 6, judges
+issuer and dates itself. What a client gets (verified in tests/test_listeners.py):
 
-The TLS layer trusts every lab CA (both roots) and sets OpenSSL's
-``X509_V_FLAG_NO_CHECK_TIME``, so untrusted-root, expired and not-yet-valid
-lab certificates complete the handshake and the SSL pipeline stage judges
-them itself (403.16 / 403.17), as IIS 6 did. A certificate from a CA the TLS
-layer was not given still fails the handshake: stdlib ``ssl`` offers no
-verify callback to accept it anyway.
+=============================  ==================================================
+client                         ``request_client_certificate()``
+=============================  ==================================================
+TLS 1.3, PHA, no certificate   None (the client sends an empty Certificate)
+lab certificate                the certificate
+expired / not yet valid        the certificate (without NO_CHECK_TIME OpenSSL
+                               aborts with a certificate_expired alert)
+untrusted-root lab certificate the certificate (``is_trusted_client_certificate``
+                               is then False: 403.16)
+CA not in ``client_ca_pem``    connection dead (OpenSSL sends an alert):
+                               ``ClientCertificateUnavailable``, not usable;
+                               stdlib ssl has no verify callback to accept it
+TLS 1.3 without PHA            ``ClientCertificateUnavailable``, usable: nothing
+                               was sent; the old device that cannot renegotiate
+no answer within ``timeout``   ``ClientCertificateUnavailable``, not usable
+TLS 1.2                        what the client sent in the initial handshake
+=============================  ==================================================
+
+TLS 1.2 has no PHA, and OpenSSL defers the request only for TLS 1.3, so a
+TLS 1.2 client gets an *optional* CertificateRequest in the initial
+handshake: IIS's ``SSLAlwaysNegoClientCert``. Clients without a certificate
+still connect.
 """
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import ssl
@@ -99,21 +110,21 @@ class TlsSocket(ssl.SSLSocket):
     here and handed out before anything else, so the HTTP layer never notices.
     """
 
-    _unread: bytearray
+    # SSLContext builds these through SSLSocket._create, never __init__: hence a class default.
+    _unread = b""
 
     def has_unread(self) -> bool:
         """Whether application data read ahead is waiting to be returned."""
-        return bool(getattr(self, "_unread", None))
+        return bool(self._unread)
 
     def read(self, size: int = 1024, buffer: bytearray | memoryview | None = None) -> bytes | int:
         """SSLSocket.read (which recv and recv_into use), serving read-ahead data first."""
-        if not self.has_unread():
+        if not self._unread:
             return super().read(size, buffer)
         count = min(size, len(self._unread))
         if buffer is not None:
             count = min(count, memoryview(buffer).nbytes)
-        data = bytes(self._unread[:count])
-        del self._unread[:count]
+        data, self._unread = self._unread[:count], self._unread[count:]
         if buffer is None:
             return data
         memoryview(buffer)[:count] = data
@@ -129,10 +140,8 @@ class TlsSocket(ssl.SSLSocket):
         mid-flight, keep reading until it is not. Application data read on
         the way goes to the read-ahead buffer.
         """
-        if not hasattr(self, "_unread"):
-            self._unread = bytearray()
-        # A duplicate descriptor: peeking through it and closing it leave the connection alone.
-        peeker = socket.socket(fileno=os.dup(self.fileno()))
+        # A duplicate of the socket: peeking through it and closing it leave the connection alone.
+        peeker = socket.fromfd(self.fileno(), self.family, self.type)
         in_flight = False
         try:
             while True:

@@ -9,6 +9,7 @@ their handler serves them.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -21,8 +22,12 @@ from host.pipeline import VDIR_RESOLUTION, PipelineStage
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
+@functools.lru_cache(maxsize=256)
 def content_folder(content_root: Path, windows_path: str) -> Path | None:
-    """The folder a vdir ``Path`` names, or None when it is not on the lab's C: drive."""
+    """The folder a vdir ``Path`` names, or None when it is not on the lab's C: drive.
+
+    Cached: the same few vdir paths are looked up on every request.
+    """
     text = windows_path.replace("/", "\\").strip()
     if text.startswith("\\\\"):
         return None  # a UNC or device path: not a folder of the lab
@@ -48,11 +53,18 @@ def _case_insensitive(base: Path, parts: list[str]) -> Path | None:
     return current
 
 
-def translate(folder: Path, path_info: str) -> Path:
-    """The file a PATH_INFO names inside ``folder``; 404 when it would leave the folder."""
+def url_segments(path_info: str) -> list[str]:
+    """PATH_INFO's segments, decoded; 404 for any that could climb out of a folder."""
     parts = [p for p in unquote(path_info, encoding="utf-8", errors="replace").replace("\\", "/").split("/") if p]
     if any(p in (".", "..") or "\x00" in p for p in parts):
         raise HttpError(404, 0, ERROR_PATH_NOT_FOUND, detail="The URL would leave the virtual directory's folder.")
+    return parts
+
+
+def translate(folder: Path, path_info: str) -> Path:
+    """The file a PATH_INFO names inside ``folder``, matched as NTFS would (case-insensitive);
+    404 when it would leave the folder, symbolic links included. Handlers that open files use this."""
+    parts = url_segments(path_info)
     resolved = _case_insensitive(folder, parts)
     root = os.path.realpath(folder)
     if resolved is None or os.path.commonpath([root, os.path.realpath(resolved)]) != root:
@@ -80,7 +92,7 @@ def vdir_resolution_stage(next_app, service):
         folder = content_folder(service.content_root, physical) if physical else None
         environ["host.content_folder"] = folder
         if folder is not None:
-            environ["PATH_TRANSLATED"] = str(translate(folder, path_info))
+            environ["PATH_TRANSLATED"] = os.path.join(folder, *url_segments(path_info))
         length = environ.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > key.get("MaxRequestEntityAllowed"):
             raise HttpError(413, 0, 0, detail="The request body is larger than MaxRequestEntityAllowed.")

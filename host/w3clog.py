@@ -360,13 +360,13 @@ class W3CLog:
 
     def _write_locked(self, moment: datetime, line: str) -> None:
         data = line.encode("utf-8", errors="replace")
-        header = format_header(self._flags, moment).encode("ascii")
         if self._period == PERIOD_MAX_SIZE:
-            self._select_size_file(len(data) + (0 if self._header_written else len(header)))
+            header_size = 0 if self._header_written else len(format_header(self._flags, moment))
+            self._select_size_file(len(data) + header_size)
         else:
             self._select_time_file(self._rollover_clock(moment))
-        if not self._header_written:
-            data = header + data
+        if not self._header_written:  # (re)checked: selecting a new file asks for a new header
+            data = format_header(self._flags, moment).encode("ascii") + data
         assert self._file is not None
         view = memoryview(data)
         while view:

@@ -34,6 +34,7 @@ def echo_app(environ: dict, start_response) -> list[bytes]:
         "endpoint": environ["host.endpoint"].url(),
         "scheme": environ["wsgi.url_scheme"],
         "path": environ["PATH_INFO"],
+        "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
     }
     tls = environ.get("host.tls")
     if tls is not None:
@@ -140,15 +141,20 @@ def der_thumbprint(conn: http.client.HTTPSConnection) -> str:
 
 def test_http_answers_as_iis_with_endpoint_and_scheme(http_listener: Listener) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", http_listener.endpoint.port, timeout=10)
-    response, info = get(conn, "/exchange")
+    conn.request("GET", "/exchange", headers={"X-Forwarded-For": "192.0.2.7"})  # as ISA adds it
+    response = conn.getresponse()
+    info = json.loads(response.read())
     conn.close()
 
     assert response.status == 200 and response.getheader("Server") == "Microsoft-IIS/6.0"
     assert info["endpoint"] == f"http://127.0.0.1:{http_listener.endpoint.port}/"
     assert info["scheme"] == "http" and "protocol" not in info
+    assert info["forwarded_for"] == "192.0.2.7"
 
 
-def test_https_answers_as_iis_with_tls_details(https_listener: Listener, pki: LabPKI, server_cert: IssuedCert) -> None:
+def test_https_answers_as_iis_with_tls_details(
+    https_listener: Listener, pki: LabPKI, server_cert: IssuedCert
+) -> None:
     conn = https(https_listener, device_context(pki))
     response, info = get(conn, "/Microsoft-Server-ActiveSync")
     conn.close()
@@ -182,7 +188,9 @@ def test_keep_alive_requests_share_one_connection_state(
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_device_trusting_the_lab_root_verifies_the_server(host: str, https_listener: Listener, pki: LabPKI) -> None:
+def test_device_trusting_the_lab_root_verifies_the_server(
+    host: str, https_listener: Listener, pki: LabPKI
+) -> None:
     conn = https(https_listener, device_context(pki), host=host)
     response, _ = get(conn, "/")
     conn.close()
@@ -302,10 +310,10 @@ def test_pipelined_request_survives_the_certificate_request(
     context = device_context(pki, client_certs["lab"])
     raw = socket.create_connection(("127.0.0.1", https_listener.endpoint.port), timeout=10)
     with context.wrap_socket(raw, server_hostname="localhost") as tls:
-        tls.sendall(
-            b"GET /cert HTTP/1.1\r\nHost: localhost\r\n\r\n"
-            b"GET /after HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
+        # Two TLS records: the server reads the first request, then meets the second while it
+        # waits for the certificate, and must hand it on to the HTTP layer.
+        tls.sendall(b"GET /cert HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        tls.sendall(b"GET /after HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         received = b""
         for _ in range(100):
             chunk = tls.recv(65536)

@@ -104,9 +104,15 @@ class ChangeListener(ABC):
 
 
 class MailboxAccess(ABC):
-    """One user's mailbox as MASSYNC sees it. Implementations are per request."""
+    """One user's mailbox as MASSYNC sees it. Implementations are per request.
+
+    ``calls`` and ``elapsed`` count the round trips to the mailbox and their
+    time (seconds), for the ``&Log=`` field.
+    """
 
     mailbox_id: str
+    calls: int = 0
+    elapsed: float = 0.0
 
     # -- hierarchy ---------------------------------------------------------
 

@@ -37,10 +37,10 @@ from plugins.owa.mailbox import (
     NewItem,
     NoSuchFolder,
     NoSuchItem,
-    NoSuchMailbox,
     QuotaExceededError,
     SpecialFolderError,
 )
+from plugins.owa.mailboxes import ensure_mailbox
 
 
 @contextmanager
@@ -57,22 +57,6 @@ def _translated() -> Iterator[None]:
         raise FolderNameTaken(str(exc)) from exc
     except SpecialFolderError as exc:
         raise SpecialFolder(str(exc)) from exc
-
-
-def ensure_mailbox(service, user) -> str:
-    """The user's mailbox id (the logon name), created on first use as Exchange's
-    store did when a mailbox-enabled user first logged on."""
-    store: MailboxStore = service.mailstore
-    try:
-        store.get_mailbox(user.logon_name)
-    except NoSuchMailbox:
-        try:
-            from plugins.owa.mailboxes import ensure_mailbox as owa_ensure_mailbox
-        except ImportError:  # the mailbox plugin's own provisioning is not installed
-            store.create_mailbox(user.logon_name, user.display_name, user.primary_smtp)
-        else:
-            owa_ensure_mailbox(service, user)
-    return user.logon_name
 
 
 _PAGE = 500

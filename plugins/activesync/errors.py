@@ -8,15 +8,22 @@ body status for 14.0+ and into the HTTP equivalent that older versions used
 """
 from __future__ import annotations
 
+from http import HTTPStatus
+
 
 class EasHttpError(Exception):
-    """Answer with this HTTP status and an empty body (MS-ASHTTP 3.2.5.1)."""
+    """Answer with this HTTP status and an empty body (MS-ASHTTP 3.2.5.1).
 
-    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]] | None = None) -> None:
+    :param log: the word the ``&Log=`` field shows after ``Error:``.
+    """
+
+    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]] | None = None,
+                 log: str = "") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.headers = headers or []
+        self.log = log or HTTPStatus(status).phrase.replace(" ", "")
 
 
 class CommonStatus(Exception):

@@ -70,12 +70,15 @@ class CollectionState:
         return cls(generation=uuid.uuid4().hex, counter=1)
 
     def merge(self, added, changed, deleted, mark: int, exclude: set[str] = frozenset()) -> bool:
-        """Fold store changes after ``mark`` into the pending lists; True if anything moved.
+        """Fold store changes up to ``mark`` into the pending lists; True if anything moved.
 
         An item added and not yet sent stays an Add whatever happens to it; if
         it is deleted before it was sent, the device never hears of it.
         """
-        moved = mark != self.mark
+        if not (added or changed or deleted):
+            # A new mark alone is not worth a write: state writes move the mailbox's
+            # mark themselves, and changes_since from the older mark finds nothing here.
+            return False
         self.mark = mark
         adds = set(self.pending_add)
         changes = set(self.pending_change)
@@ -84,16 +87,13 @@ class CollectionState:
             if server_id not in exclude and server_id not in adds:
                 self.pending_add.append(server_id)
                 adds.add(server_id)
-                moved = True
         for server_id in changed:
             if server_id not in exclude and server_id not in adds and server_id not in changes:
                 self.pending_change.append(server_id)
                 changes.add(server_id)
-                moved = True
         for server_id in deleted:
             if server_id in exclude:
                 continue
-            moved = True
             if server_id in adds:
                 self.pending_add.remove(server_id)
                 adds.discard(server_id)
@@ -104,7 +104,7 @@ class CollectionState:
             if server_id not in deletes:
                 self.pending_delete.append(server_id)
                 deletes.add(server_id)
-        return moved
+        return True
 
     def advance(self, batch: Batch) -> None:
         self.previous_counter = self.counter

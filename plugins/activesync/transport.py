@@ -34,6 +34,8 @@ EVENT_SOURCE = "Server ActiveSync"
 EVENT_MAILBOX_ERROR = 3005  # MASSYNC could not work with the mailbox (PITFALLS §3.6)
 EVENT_UNEXPECTED = 3001  # an unexpected failure inside MASSYNC (ID unverified)
 WBXML_TYPE = "application/vnd.ms-sync.wbxml"
+LOCK_TIMEOUT_S = 30  # a request of the same device still working on its state: answer "busy" after this
+RETRY_AFTER_S = 30
 KNOWN_COMMANDS = {name.casefold(): name for name in (*COMMAND_CODES.values(), "GetHierarchy", "CreateCollection",
                                                      "DeleteCollection", "MoveCollection", "Notify")}
 
@@ -54,15 +56,16 @@ def make_app(service):
         req = Request(environ)
         usage = UsageLog()
         persona = persona_of(environ["host.config"])
+        body = req.body if req.method == "POST" else b""
         try:
             if req.method == "OPTIONS":
                 response = _options(persona)
             elif req.method == "POST":
-                response = _post(service, req, persona, usage)
+                response = _post(service, req, body, persona, usage)
             else:
                 raise EasHttpError(501, f"{req.method} is not an ActiveSync method", [("Allow", "OPTIONS,POST")])
         except EasHttpError as exc:
-            usage.error = usage.error or exc.reason.split(":")[0].replace(" ", "")[:40]
+            usage.error = usage.error or exc.log
             response = _empty(exc.status, exc.headers)
         except Exception:  # never a traceback to a device
             service.eventlog.write(EVENT_SOURCE, EVENT_UNEXPECTED, Level.ERROR,
@@ -70,10 +73,12 @@ def make_app(service):
                                    f"{environ.get('LOGON_USER', '')}:\n{traceback.format_exc()}")
             usage.error = "ServerError"
             response = _empty(500)
+        response.headers["MS-Server-ActiveSync"] = persona.server_version
+        if req.method == "POST":
+            _mailbox_log(service, req, body, response)
         if "gzip" in req.headers.get("Accept-Encoding", "") and response.body:
             response.body = gzip.compress(response.body, compresslevel=5)
             response.headers["Content-Encoding"] = "gzip"
-        response.headers["MS-Server-ActiveSync"] = persona.server_version
         environ["host.log"].query_suffix += usage.field()
         return response(environ, start_response)
 
@@ -102,21 +107,20 @@ def _options(persona: Persona) -> Response:
     return response
 
 
-def _post(service, req: Request, persona: Persona, usage: UsageLog) -> Response:
-    body = req.body
+def _post(service, req: Request, body: bytes, persona: Persona, usage: UsageLog) -> Response:
     query = parse_query(req.query_string, req.headers)
     usage.policy_key = query.policy_key is not None
     command_name = KNOWN_COMMANDS.get(query.command.casefold())
     if command_name is None:
-        raise EasHttpError(501, f"{query.command!r} is not an ActiveSync command")
+        raise EasHttpError(501, f"{query.command!r} is not an ActiveSync command", log="UnknownCommand")
     if not query.protocol_version or not persona.supports(query.protocol_version):
         raise EasHttpError(400, f"protocol version {query.protocol_version!r} is not one {persona.name} speaks",
-                           [("MS-ASProtocolVersions", ",".join(persona.versions))])
+                           [("MS-ASProtocolVersions", ",".join(persona.versions))], log="VersionNotSupported")
     version = ProtocolVersion.parse(query.protocol_version)
     usage.version = version.log_code
     module = COMMANDS.get(command_name)
     if module is None or command_name not in persona.commands:
-        raise EasHttpError(501, f"{command_name} is not implemented")
+        raise EasHttpError(501, f"{command_name} is not implemented", log="CommandNotSupported")
     if query.encoded and version < ProtocolVersion(12, 1):
         raise EasHttpError(400, "the base64 query needs protocol 12.1 or later (MS-ASHTTP 2.2.1.1.1.1)")
     try:
@@ -129,14 +133,14 @@ def _post(service, req: Request, persona: Persona, usage: UsageLog) -> Response:
         if version.major >= 14:
             response = _wbxml(element(module.ROOT, None, element(_status_tag(module.ROOT), str(exc.code))))
         else:
-            response = _empty(exc.http_equivalent)
+            retry = [("Retry-After", str(RETRY_AFTER_S))] if exc.http_equivalent == 503 else []
+            response = _empty(exc.http_equivalent, retry)
     except BackendError as exc:
         service.eventlog.write(EVENT_SOURCE, EVENT_MAILBOX_ERROR, Level.ERROR,
                                f"An error occurred while MASSYNC accessed the mailbox of "
                                f"{req.environ.get('LOGON_USER', '')} for {command_name}: {exc}")
         usage.error = "MailboxServerError"
         response = _empty(500)
-    _mailbox_log(service, req, query, body, response)
     return response
 
 
@@ -173,16 +177,21 @@ def _run(ctx: CommandContext, module, body: bytes) -> Response:
         namespace, _, local = module.ROOT.partition(":")
         if request.tag != f"{{{namespace}}}{local}":
             raise CommonStatus(103, f"the body's root element is not {module.ROOT}")
-    with ctx.lock:
-        try:
-            provisioning.check(ctx, module.NAME)
-            result = module.run(ctx, request)
-        except MailboxFull as exc:
-            raise CommonStatus(113, str(exc)) from None
-        finally:
-            _save_partnership(ctx)
-    ctx.usage.mailbox_calls = getattr(ctx.backend, "calls", 0)
-    ctx.usage.mailbox_ms = int(getattr(ctx.backend, "elapsed", 0.0) * 1000)
+    if not ctx.lock.acquire(timeout=LOCK_TIMEOUT_S):
+        busy = getattr(module, "busy", None)
+        if busy is None:
+            raise CommonStatus(111, "another request of this device holds its state")
+        return _wbxml(busy())
+    try:
+        provisioning.check(ctx, module.NAME)
+        result = module.run(ctx, request)
+    except MailboxFull as exc:
+        raise CommonStatus(113, str(exc)) from None
+    finally:
+        _save_partnership(ctx)
+        ctx.lock.release()
+    ctx.usage.mailbox_calls = ctx.backend.calls
+    ctx.usage.mailbox_ms = int(ctx.backend.elapsed * 1000)
     if isinstance(result, Response):
         return result
     return _wbxml(result) if result is not None else _empty(200)
@@ -203,9 +212,9 @@ def _wbxml(root) -> Response:
     return response
 
 
-def _mailbox_log(service, req: Request, query: EasQuery, body: bytes, response: Response) -> None:
+def _mailbox_log(service, req: Request, body: bytes, response: Response) -> None:
     identity = req.environ.get("host.identity")
-    user = identity.user.logon_name if identity is not None and identity.user is not None else query.user
+    user = identity.user.logon_name if identity is not None and identity.user is not None else ""
     if not user or not mailboxlog.is_enabled(service.data_dir, user):
         return
     mailboxlog.record(service.data_dir, user, f"{req.method} {req.path_qs}", list(req.headers.items()), body,

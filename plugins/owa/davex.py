@@ -31,6 +31,7 @@ from wsgidav.dav_error import DAVError
 from host.errors import ERROR_PATH_NOT_FOUND, HttpError
 from host.hookspecs import hookimpl
 from host.scriptmaps import Handler
+from plugins.owa import pages
 from plugins.owa.mailboxes import ensure_mailbox
 from plugins.owa.namespace import (
     Kind, Location, MailboxNamespace, OpenedMailbox, check_access, mailbox_owner,
@@ -70,6 +71,8 @@ class DavexApplication:
         self.subscriptions = SubscriptionTable()
 
     def __call__(self, environ, start_response):
+        if pages.is_browser_request(environ):  # OWA: a browser's GET (no "Translate: f") or form POST
+            return pages.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         segments = url_segments(environ.get("PATH_INFO", ""))
         if method == "OPTIONS" and not segments:

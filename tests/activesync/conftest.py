@@ -7,15 +7,13 @@ from email.message import EmailMessage
 
 import pytest
 
-from host.plugins import make_plugin_manager
 from host.regfile import RegType
 from host.service import WebService
 from host.testing import make_test_host, registry_text
 from host.w3clog import parse_w3c
-from plugins.activesync.directstore import ensure_mailbox
 from plugins.activesync.plugin import EXCHANGE_SETUP, push_hub
 from plugins.activesync.policy import DEVICE_SECURITY
-from . import storeplugin
+from plugins.owa.mailboxes import ensure_mailbox
 from .easclient import EasClient, HttpWire, WebTestWire
 
 SZ, DWORD = RegType.REG_SZ, RegType.REG_DWORD
@@ -41,10 +39,6 @@ def w3c_rows(service) -> list[dict[str, str]]:
     for path in sorted((service.data_dir / "LogFiles" / "W3SVC1").glob("*.log")):
         rows += parse_w3c(path.read_text(encoding="utf-8"))
     return rows
-
-
-def plugin_manager():
-    return make_plugin_manager(extra=[storeplugin])
 
 
 def message(subject: str, body: str = "Hello from the lab.", *, sender: str = "bob@contoso.com",
@@ -96,8 +90,7 @@ def eas_lab(tmp_path):
     made = []
 
     def make(persona: str = "Exchange 2016", *values: tuple) -> Lab:
-        service, app = make_test_host(tmp_path / f"host{len(made)}", set_values=[persona_value(persona), *values],
-                                      pm=plugin_manager())
+        service, app = make_test_host(tmp_path / f"host{len(made)}", set_values=[persona_value(persona), *values])
         made.append(service)
         return Lab(service, app)
 
@@ -125,8 +118,7 @@ def real_eas(tmp_path):
                               ("/LM/W3SVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{free_port()}:"]),
                               ("/LM/W3SVC/1", "SecureBindings", RegType.REG_MULTI_SZ, [])])
         (folder / "registry.ini").write_text(text, encoding="utf-8")
-        service = WebService(folder / "registry.ini", folder / "data", pm=plugin_manager(),
-                             announce=lambda line: None, threads=8)
+        service = WebService(folder / "registry.ini", folder / "data", announce=lambda line: None, threads=8)
         made.append(service)
         service.start()
         [endpoint] = service.endpoints
@@ -136,3 +128,9 @@ def real_eas(tmp_path):
     for service in made:
         push_hub(service).shutdown()
         service.stop()
+
+
+def run_cli(lab: Lab, *args: str) -> int:
+    from host.cli import main
+
+    return main(["--registry", str(lab.service.registry_path), "--data", str(lab.service.data_dir), *args])

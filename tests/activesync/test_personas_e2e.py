@@ -63,7 +63,8 @@ def test_a_device_provisions_syncs_and_is_pushed_new_mail(real_eas, persona):
 
     first = device.sync(inbox, "0", klass="Email")
     key, ids, pages = _sync_all(device, inbox, first.text("as:Collections/as:Collection/as:SyncKey"), 5)
-    assert len(ids) == 7 and len(set(ids)) == 7 and pages == 2
+    in_inbox = lab.store.count_items(lab.mailbox, lab.folder(FolderType.INBOX).id)  # demo mail included
+    assert len(ids) == in_inbox >= 7 and len(set(ids)) == in_inbox and pages == -(-in_inbox // 5)
 
     lab.deliver("Pushed while syncing")
     answer = device.sync(inbox, key, klass="Email")
@@ -73,6 +74,7 @@ def test_a_device_provisions_syncs_and_is_pushed_new_mail(real_eas, persona):
 
     # client changes: mark one read, delete another, add a contact
     read_id, deleted_id = ids[0], ids[1]
+    deleted_subject_before = lab.store.get_item(lab.mailbox, int(deleted_id.split(":")[1])).subject
     answer = device.sync(inbox, key, klass="Email", commands=[
         el("AirSync:Change", None, el("AirSync:ServerId", read_id),
            el("AirSync:ApplicationData", None, el("Email:Read", "1"))),
@@ -83,7 +85,7 @@ def test_a_device_provisions_syncs_and_is_pushed_new_mail(real_eas, persona):
     assert store_item.read
     inbox_ids = {i.id for i in lab.store.list_items(lab.mailbox, lab.folder(FolderType.INBOX).id, limit=100)}
     assert int(deleted_id.split(":")[1]) not in inbox_ids
-    assert any(i.subject == "Seeded 5" for i in lab.store.list_items(
+    assert any(i.subject == deleted_subject_before for i in lab.store.list_items(
         lab.mailbox, lab.folder(FolderType.DELETED_ITEMS).id))
 
     ckey = device.sync(contacts, "0", klass="Contacts").text("as:Collections/as:Collection/as:SyncKey")

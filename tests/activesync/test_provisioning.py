@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from host.cli import main
-
-from .conftest import policy_value
+from .conftest import policy_value, run_cli as _cli
 from .easclient import el
 
 
@@ -81,12 +79,7 @@ def test_devices_that_never_send_a_key_follow_allow_non_provisionable(eas_lab):
     assert legacy.client(version="2.1", policy_key=None).folder_sync().status == 403
 
 
-def _cli(lab, *args: str) -> int:
-    return main(["--registry", str(lab.service.registry_path), "--data", str(lab.service.data_dir), *args])
-
-
-def test_remote_wipe_is_delivered_on_the_next_request_and_acknowledged(eas_lab, capsys, monkeypatch):
-    monkeypatch.setattr("host.plugins.metadata.entry_points", _with_store_plugin())
+def test_remote_wipe_is_delivered_on_the_next_request_and_acknowledged(eas_lab, capsys):
     lab = eas_lab("Exchange 2016")
     device = lab.client(version="16.1", device_id="WIPEME01")
     device.provision()
@@ -106,25 +99,9 @@ def test_remote_wipe_is_delivered_on_the_next_request_and_acknowledged(eas_lab, 
     assert "WipeSuccessful" in shown and "wipe_acknowledged" in shown
 
 
-def test_before_14_0_a_pending_wipe_is_a_449(eas_lab, monkeypatch):
-    monkeypatch.setattr("host.plugins.metadata.entry_points", _with_store_plugin())
+def test_before_14_0_a_pending_wipe_is_a_449(eas_lab):
     lab = eas_lab("Exchange 2007 SP1")
     device = lab.client(version="12.1", device_id="WIPEME02")
     assert device.folder_sync().status == 200
     assert _cli(lab, "activesync", "device", "wipe", "WIPEME02") == 0
     assert device.folder_sync().status == 449
-
-
-def _with_store_plugin():
-    """Entry points plus the test store plugin, so the CLI process-alike opens the same store."""
-    from importlib import metadata
-
-    real = metadata.entry_points
-
-    def entry_points(**kwargs):
-        found = list(real(**kwargs))
-        if kwargs.get("group") == "easlab.plugins":
-            found.append(metadata.EntryPoint("teststore", "tests.activesync.storeplugin", "easlab.plugins"))
-        return found
-
-    return entry_points

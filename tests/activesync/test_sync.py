@@ -252,3 +252,37 @@ def test_get_item_estimate(eas_lab):
     key = _col(device.sync(inbox, key, window=3), "SyncKey")
     lab.deliver("one more")
     assert estimate(key) == ("1", "2")
+
+
+def test_a_full_mailbox_fails_folder_sync_with_507_before_14(eas_lab):
+    lab = eas_lab("Exchange 2007 SP1")
+    lab.seed(2)
+    lab.store.set_mailbox_quotas(lab.mailbox, Quotas(prohibit_send_receive_kb=lab.store.mailbox_size(lab.mailbox) // 1024 + 1))
+    assert lab.client(version="12.1").folder_sync().status == 507
+
+
+def test_a_sync_while_another_request_holds_the_device_state_is_16(eas_lab, monkeypatch):
+    from plugins.activesync import transport
+    from plugins.activesync.context import device_lock
+
+    lab = eas_lab("Exchange 2010 SP1")
+    device, folders = _ready(lab)
+    inbox = device.folder_id(folders, 2)
+    key = _start(device, inbox)
+    monkeypatch.setattr(transport, "LOCK_TIMEOUT_S", 0.2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with device_lock(lab.mailbox, device.device_id):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        assert device.sync(inbox, key).root.findtext("{AirSync}Status") == "16"
+        assert device.folder_sync().text("fh:Status") == "111"
+    finally:
+        release.set()
+        holder.join(5)

@@ -61,7 +61,8 @@ class Mailboxes:
         return self.store.deliver(self.alice, mime(subject), **kwargs)
 
     def dav(self, method: str, path: str, body: bytes | str = b"", user: str = ALICE, status="*", **headers):
-        headers = {k.replace("_", "-"): v for k, v in headers.items()}
+        # WebDAV clients send "Translate: f" (raw resources); without it a GET is a browser's OWA page.
+        headers = {"Translate": "f", **{k.replace("_", "-"): v for k, v in headers.items()}}
         if isinstance(body, str):
             body = body.encode()
         if body and "Content-Type" not in headers:

@@ -41,6 +41,11 @@ def _status(status: int, *extra: etree._Element) -> etree._Element:
     return element(ROOT, None, element("AirSync:Status", str(status)), *extra)
 
 
+def busy() -> etree._Element:
+    """Another Sync of this device still works on its state: MS-ASCMD status 16, retry."""
+    return _status(16)
+
+
 def _window(text: str | None) -> int:
     # MS-ASCMD 2.2.3.199: no WindowSize means 100; 0 or over 512 means 512.
     if text is None or not text.strip().isdigit():
@@ -111,13 +116,13 @@ class _Collection:
             return
         responses: list[list] = []
         if state.primed:
-            self._merge()
+            self._merge()  # first, so a device's Change can meet a server change (Conflict)
         commands = self.request.find(f"{AS}Commands")
         if commands is not None:
             for command in commands:
                 responses.append(self._client_command(command))
-        if state.primed:
-            self._merge()
+            if state.primed:
+                self._merge()  # the device's own changes pass by as "touched", not as news
         batch = Batch(responses=[r for r in responses if r])
         if self.get_changes:
             if not state.primed:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
+from email.policy import compat32
 
 from lxml import etree
 
@@ -72,32 +73,55 @@ def html_to_text(markup: str) -> str:
     return html.unescape(_TAGS.sub("", markup)).strip()
 
 
+def _decoded_text(part: Message) -> str:
+    payload = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "us-ascii"
+    try:
+        return payload.decode(charset, "replace")
+    except LookupError:  # a charset Python does not know
+        return payload.decode("latin-1")
+
+
+def _header(msg: Message, name: str) -> str:
+    value = msg.get(name)
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return str(value)
+
+
 def parse_message(mime: bytes) -> ParsedMessage:
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(mime)
+    """Bodies and attachments of a message.
+
+    The compat32 parser, not ``policy.default``: it does not build header
+    objects for every part, which made the initial Sync of a large mailbox
+    several times slower; we decode the few headers we show ourselves.
+    """
+    msg = BytesParser(policy=compat32).parsebytes(mime)
     plain = html_body = None
     attachments: list[Attachment] = []
     for part in msg.walk():
         if part.is_multipart():
             continue
-        disposition = (part.get_content_disposition() or "").lower()
+        disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
         content_type = part.get_content_type()
-        if disposition != "attachment" and content_type in ("text/plain", "text/html") and not part.get_filename():
-            try:
-                text = part.get_content()
-            except (LookupError, ValueError):
-                text = part.get_payload(decode=True).decode("latin-1") if part.get_payload(decode=True) else ""
+        filename = part.get_filename()
+        if disposition != "attachment" and content_type in ("text/plain", "text/html") and not filename:
             if content_type == "text/plain" and plain is None:
-                plain = xml_text(text)
+                plain = xml_text(_decoded_text(part))
             elif content_type == "text/html" and html_body is None:
-                html_body = xml_text(text)
+                html_body = xml_text(_decoded_text(part))
             continue
         payload = part.get_payload(decode=True) or b""
+        name = str(make_header(decode_header(filename))) if filename else "attachment"
         attachments.append(Attachment(
-            index=len(attachments), name=part.get_filename() or "attachment", size=len(payload),
-            content_id=(part.get("Content-ID") or "").strip("<>"), inline=disposition == "inline"))
+            index=len(attachments), name=name, size=len(payload),
+            content_id=(part.get("Content-ID") or "").strip().strip("<>"), inline=disposition == "inline"))
     if plain is None and html_body is None:
         plain = ""
-    return ParsedMessage(plain, html_body, tuple(attachments), str(msg.get("Reply-To") or ""))
+    return ParsedMessage(plain, html_body, tuple(attachments), _header(msg, "Reply-To"))
 
 
 def _truncate(data: str, limit: int | None) -> tuple[str, bool]:
