@@ -20,6 +20,7 @@ bounded; the host stops at the end. Run from the project root.
 from __future__ import annotations
 
 import argparse
+import http.client
 import socket
 import statistics
 import sys
@@ -186,10 +187,13 @@ def bench_ping(host: Host, version: str, pings: int, deliveries: int) -> None:
         for _ in range(deliveries + 2):
             if stop.is_set():
                 return
-            if device.ping(600, [(inbox, "Email")]).text("ping:Status") != "2":
-                continue
-            answered.append(time.perf_counter())
-            answer = device.sync(inbox, key, klass="Email")
+            try:
+                if device.ping(600, [(inbox, "Email")]).text("ping:Status") != "2":
+                    continue
+                answered.append(time.perf_counter())
+                answer = device.sync(inbox, key, klass="Email")
+            except (OSError, http.client.HTTPException):  # the host stopped under us: done
+                return
             key = answer.text("as:Collections/as:Collection/as:SyncKey") or key
 
     threads = [threading.Thread(target=watch, args=holders[0], daemon=True)]
@@ -219,6 +223,9 @@ def bench_ping(host: Host, version: str, pings: int, deliveries: int) -> None:
         if len(answered) > count:
             pushed.append(answered[count] - delivered)
     stop.set()
+    push_hub(host.service).shutdown()  # held Pings answer now
+    for thread in threads:
+        thread.join(15)
     if pushed:
         print(f"  delivery -> Ping answer: median {statistics.median(pushed) * 1000:.0f} ms"
               f"  p99 {percentile(pushed, 99) * 1000:.0f} ms  ({len(pushed)} deliveries)")

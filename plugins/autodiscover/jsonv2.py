@@ -27,7 +27,6 @@ from plugins.autodiscover.recipients import DomainRedirect, domain_of
 VERSION = "v1.0"
 # The protocols the lab serves, by the lower-case name clients may use.
 PROTOCOLS = {"activesync": "ActiveSync", "autodiscoverv1": "AutodiscoverV1"}
-CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -50,19 +49,21 @@ def parse(segments: list[str], params: dict[str, str]) -> V2Request:
     return V2Request(email.strip(), params.get("protocol", "").strip(), int(count) if count.isdigit() else 0)
 
 
-def _json(status: int, body: dict, **headers: str) -> Response:
+def _json(status: int, body: dict) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status=status, content_type="application/json",
-                    charset="utf-8", headers=headers)
+                    charset="utf-8")
 
 
 def answer(request: V2Request, urls: dict[str, str], redirects: dict[str, DomainRedirect]) -> Response:
     """The JSON answer.
 
-    :param urls: the URL to publish per protocol (canonical names of :data:`PROTOCOLS`).
+    :param urls: the URL to publish per protocol (canonical names of :data:`PROTOCOLS`); a protocol
+        without one (no vdir runs it) is not offered.
     """
-    protocol = PROTOCOLS.get(request.protocol.casefold())
+    available = {key: name for key, name in PROTOCOLS.items() if name in urls}
+    protocol = available.get(request.protocol.casefold())
     if protocol is None:
-        supported = ",".join(PROTOCOLS)
+        supported = ",".join(available)
         return _json(400, {"ErrorCode": "InvalidProtocol",
                            "ErrorMessage": f"The given protocol value is invalid. Supported values are '{supported}'."})
     if "@" not in request.email:

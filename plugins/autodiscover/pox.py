@@ -26,7 +26,6 @@ INVALID_REQUEST = 600
 NO_PROVIDER = 601
 # The texts Exchange's framework sends with them.
 FRAMEWORK_MESSAGES = {INVALID_REQUEST: "Invalid Request", NO_PROVIDER: "Provider is not available"}
-CONTENT_TYPE = "text/xml; charset=utf-8"
 
 # Requests are untrusted input: no entities, no DTD, no network.
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
