@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 from host.config import HostConfig
 from host.errors import HttpError
@@ -26,6 +26,15 @@ from host.pipeline import REQUEST_FILTERING, PipelineStage
 _urlscan_log_lock = threading.Lock()
 
 
+def raw_url(environ) -> str:
+    """The URL as the client sent it (REQUEST_URI), rebuilt when the server gave none."""
+    uri = environ.get("REQUEST_URI")
+    if uri:
+        return uri
+    path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/%:@!$&'()*+,;=~")
+    return path + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+
+
 class UrlScanRejection(Exception):
     """URLScan refused the request; the message is the UrlScan log's reason."""
 
@@ -34,7 +43,7 @@ def check_http_sys_limits(config: HostConfig, environ) -> None:
     """HTTP.sys's limits: header line length, total header size, URL segments."""
     max_field = config.registry_value(HTTP_PARAMETERS, "MaxFieldLength")
     max_request = config.registry_value(HTTP_PARAMETERS, "MaxRequestBytes")
-    total = len(environ.get("REQUEST_URI", "")) + len(environ.get("REQUEST_METHOD", "")) + 11
+    total = len(raw_url(environ)) + len(environ.get("REQUEST_METHOD", "")) + 11
     for key, value in environ.items():
         if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             line = len(key) + len(str(value)) + 2
@@ -54,7 +63,7 @@ def check_http_sys_limits(config: HostConfig, environ) -> None:
 def url_scan(config: HostConfig, environ) -> None:
     """Apply URLScan's checks in its order; raise :class:`UrlScanRejection` with its log text."""
     opt = lambda name: config.registry_value(URLSCAN_KEY, name)  # noqa: E731 - a local shorthand
-    raw_path = environ.get("REQUEST_URI", environ.get("PATH_INFO", "")).split("?", 1)[0]
+    raw_path = raw_url(environ).split("?", 1)[0]
     query = environ.get("QUERY_STRING", "")
     if len(raw_path) > opt("MaxUrl"):
         raise UrlScanRejection("URL length exceeded maximum allowed.")
@@ -101,7 +110,7 @@ def write_urlscan_log(log_dir: Path, environ, reason: str, site_id: int | None) 
     now = datetime.now(timezone.utc)
     log_dir.mkdir(parents=True, exist_ok=True)
     line = (f"[{now:%m-%d-%Y - %H:%M:%S}] Client at {environ.get('REMOTE_ADDR', '-')}: {reason} "
-            f"Request will be rejected.  Site Instance='{site_id}', Raw URL='{environ.get('REQUEST_URI', '')}'\n")
+            f"Request will be rejected.  Site Instance='{site_id}', Raw URL='{raw_url(environ)}'\n")
     with _urlscan_log_lock, open(log_dir / f"UrlScan.{now:%m%d%y}.log", "a", encoding="utf-8") as fh:
         fh.write(line)
 
@@ -116,7 +125,7 @@ def request_filtering_stage(next_app, service):
             except UrlScanRejection as rejection:
                 log = environ["host.log"]
                 log.uri_stem = "/<Rejected-By-UrlScan>"
-                log.uri_query = "~" + environ.get("REQUEST_URI", "").split("?", 1)[0]
+                log.uri_query = "~" + raw_url(environ).split("?", 1)[0]
                 site = environ.get("host.site")
                 write_urlscan_log(service.data_dir / "UrlScan", environ, str(rejection), site.id if site else None)
                 raise HttpError(404, 0, 0, detail=f"Rejected by URLScan: {rejection}") from None

@@ -70,8 +70,11 @@ def registry_text(set_values: Iterable[tuple[str, str, RegType, object]] = (), *
 
 
 def make_test_host(data_dir: Path, *, text: str | None = None,
-                   set_values: Iterable[tuple[str, str, RegType, object]] = (), pm=None, port: int = 8080):
+                   set_values: Iterable[tuple[str, str, RegType, object]] = (), pm=None, port: int = 8080,
+                   content_root: Path | None = None):
     """A service on ``data_dir/registry.ini`` and a WebTest app over it.
+
+    ``content_root`` replaces the project's ``vdirs/`` as the lab's C: drive.
 
     :return: (service, app); call ``service.stop()`` when done.
     """
@@ -81,7 +84,7 @@ def make_test_host(data_dir: Path, *, text: str | None = None,
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "registry.ini"
     path.write_text(text if text is not None else registry_text(set_values), encoding="utf-8")
-    service = WebService(path, data_dir / "data", pm=pm, announce=lambda line: None)
+    service = WebService(path, data_dir / "data", pm=pm, announce=lambda line: None, content_root=content_root)
     app = TestApp(service, extra_environ={"host.endpoint": Endpoint("http", "127.0.0.1", port),
                                           "SERVER_PORT": str(port), "REMOTE_ADDR": "127.0.0.1",
                                           "HTTP_HOST": f"127.0.0.1:{port}"})

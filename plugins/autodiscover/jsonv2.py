@@ -83,5 +83,5 @@ def _redirect(request: V2Request, protocol: str, rule: DomainRedirect) -> Respon
         base = f"https://autodiscover.{rule.address_domain}"
     location = (f"{base}/autodiscover/autodiscover.json/{VERSION}/{quote(email, safe='@')}"
                 f"?Protocol={protocol}&RedirectCount={request.redirect_count + 1}")
-    return Response(status=302, location=location, content_type="text/html", charset="utf-8",
-                    body=f'<html><body>Object moved to <a href="{html.escape(location)}">here</a>.</body></html>'.encode())
+    page = f'<html><body>Object moved to <a href="{html.escape(location)}">here</a>.</body></html>'
+    return Response(status=302, location=location, content_type="text/html", charset="utf-8", body=page.encode())

@@ -115,4 +115,5 @@ def _default_url(vdir, fqdn: str, document: str) -> tuple[str, str]:
 
 def owa_vdir(config):
     """The Exchange (OWA) vdir: davex.dll over the mailboxes (``\\\\.\\BackOfficeStorage\\<domain>\\MBX``)."""
-    return next((v for v in vdirs_running(config, DAVEX) if v.get("Path").rstrip("\\").upper().endswith("\\MBX")), None)
+    mailboxes = (v for v in vdirs_running(config, DAVEX) if v.get("Path").rstrip("\\").upper().endswith("\\MBX"))
+    return next(mailboxes, None)
