@@ -16,6 +16,8 @@ restricts them as for ``python -m host``.
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import random
 import smtplib
 import socket
@@ -30,15 +32,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import spnego  # noqa: E402
+
 from host.plugins import collect, make_plugin_manager  # noqa: E402
 from host.regfile import RegType  # noqa: E402
 from host.service import WebService  # noqa: E402
 from host.testing import registry_text  # noqa: E402
-from plugins.owa import commands, storeplugin  # noqa: E402
 from plugins.owa.mailbox import FolderType, NewItem  # noqa: E402
+from plugins.owa.mailboxes import ensure_mailbox  # noqa: E402
 from plugins.owa.seed import EXTERNAL_PEOPLE, Person, SeedPlan, seed_mailbox  # noqa: E402
 from plugins.owa.sqlitestore import SQLiteMailboxStore  # noqa: E402
-from plugins.smtp import plugin as smtp_plugin  # noqa: E402
 
 WEBDAV_HANDLER = "davex.dll"
 MAILBOX = "CONTOSO\\bench"
@@ -57,9 +60,6 @@ def start_host(workdir: Path) -> tuple[WebService, dict[str, int]]:
             .replace('"127.0.0.1:8443:"', f'"127.0.0.1:{ports["https"]}:"'))
     (workdir / "registry.ini").write_text(text, encoding="utf-8")
     pm = make_plugin_manager()
-    for module in (storeplugin, commands, smtp_plugin):  # until they are entry points
-        if not pm.is_registered(module):
-            pm.register(module)
     service = WebService(workdir / "registry.ini", workdir / "data", pm=pm, announce=lambda line: None)
     service.start()
     return service, ports
@@ -131,9 +131,10 @@ def seed_time(count: int) -> float:
         return time.perf_counter() - started
 
 
-# ---------------------------------------------------------------------------------
-# PROPFIND of a 10k-item folder: to be filled in by the WebDAV engineer (issue 4).
-# ---------------------------------------------------------------------------------
+# --- PROPFIND of a 10k-item folder ---------------------------------------------------
+
+PROPFIND_BODY = (b'<?xml version="1.0"?><a:propfind xmlns:a="DAV:" xmlns:d="urn:schemas:httpmail:">'
+                 b"<a:prop><d:subject/><d:read/><a:getcontentlength/></a:prop></a:propfind>")
 
 
 def webdav_registered(pm) -> bool:
@@ -141,15 +142,44 @@ def webdav_registered(pm) -> bool:
     return WEBDAV_HANDLER in {handler.name.casefold() for handler in collect(pm.hook.register_handlers())}
 
 
-def propfind_10k_folder(service: WebService, http_port: int) -> float | None:
-    """Median seconds of a Depth: 1 PROPFIND of a 10,000-item folder over NTLM; None when not measured.
+def _ntlm_connection(port: int) -> http.client.HTTPConnection:
+    """A keep-alive connection NTLM-authenticated as CONTOSO\\alice (IIS keeps NTLM per connection)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    client = spnego.client("CONTOSO\\alice", "P@ssw0rd", protocol="ntlm")
+    token = client.step()
+    for _ in range(2):
+        conn.request("OPTIONS", "/exchange/alice/", headers={"Authorization": "NTLM " + base64.b64encode(token).decode()})
+        response = conn.getresponse()
+        response.read()
+        challenge = response.getheader("WWW-Authenticate", "")
+        if response.status != 401 or not challenge.startswith("NTLM "):
+            break
+        token = client.step(base64.b64decode(challenge[5:]))
+    return conn
 
-    TODO(issue 4): seed 10k messages into alice's Inbox (seed_mailbox), then time
-    ``PROPFIND /exchange/alice/Inbox/`` with Depth: 1 as CONTOSO\\alice.
-    """
+
+def propfind_10k_folder(service: WebService, http_port: int, rounds: int = 5) -> float | None:
+    """Median seconds of a Depth: 1 PROPFIND of a 10,000-item folder over NTLM; None without davex.dll."""
     if not webdav_registered(service.pm):
         return None
-    return None
+    user = service.directory.find("CONTOSO\\alice")
+    mailbox = ensure_mailbox(service, user)
+    store = service.mailstore
+    folder = store.create_folder(mailbox, store.default_folder(mailbox, FolderType.INBOX).id, "Bench 10k")
+    seed_mailbox(store, mailbox, Person(user.display_name, user.primary_smtp), list(EXTERNAL_PEOPLE),
+                 SeedPlan(messages=10000), seed=2, now=datetime.now(timezone.utc), mail_folder_id=folder.id)
+    conn = _ntlm_connection(http_port)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        conn.request("PROPFIND", "/exchange/alice/Inbox/Bench%2010k/", body=PROPFIND_BODY,
+                     headers={"Depth": "1", "Translate": "f", "Content-Type": "text/xml"})
+        response = conn.getresponse()
+        body = response.read()
+        times.append(time.perf_counter() - started)
+        assert response.status == 207 and body.count(b"response>") >= 2 * 10000, (response.status, len(body))
+    conn.close()
+    return statistics.median(times)
 
 
 # --- report -----------------------------------------------------------------------

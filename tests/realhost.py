@@ -117,23 +117,35 @@ def last_row(host: RealHost) -> dict[str, str]:
     return rows[-1] if rows else {}
 
 
-def get(conn: http.client.HTTPConnection, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    conn.request("GET", path, headers=headers or {})
+def send(conn: http.client.HTTPConnection, method: str, path: str, headers: dict | None = None,
+         body: bytes = b"") -> tuple[int, dict, bytes]:
+    conn.request(method, path, body=body or None, headers=headers or {})
     response = conn.getresponse()
     return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
 
-def ntlm_get(conn: http.client.HTTPConnection, path: str, user: str, password: str,
-             scheme: str = "NTLM") -> tuple[int, dict, bytes]:
-    """A real NTLM (or Negotiate) handshake on one keep-alive connection, then the request."""
+def get(conn: http.client.HTTPConnection, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    return send(conn, "GET", path, headers)
+
+
+def ntlm_request(conn: http.client.HTTPConnection, method: str, path: str, user: str, password: str, *,
+                 scheme: str = "NTLM", headers: dict | None = None, body: bytes = b"") -> tuple[int, dict, bytes]:
+    """A real NTLM (or Negotiate) handshake on one keep-alive connection, the request riding the last leg."""
     client = spnego.client(user, password, protocol="ntlm" if scheme == "NTLM" else "negotiate")
     token = client.step()
-    status, headers, body = get(conn, path, {"Authorization": f"{scheme} {base64.b64encode(token).decode()}"})
-    if status != 401 or not headers.get("www-authenticate", "").startswith(scheme + " "):
-        return status, headers, body
-    challenge = base64.b64decode(headers["www-authenticate"].split(" ", 1)[1])
+    extra = dict(headers or {})
+    status, answer, reply = send(conn, method, path, {**extra, "Authorization": f"{scheme} {base64.b64encode(token).decode()}"},
+                                 body)
+    if status != 401 or not answer.get("www-authenticate", "").startswith(scheme + " "):
+        return status, answer, reply
+    challenge = base64.b64decode(answer["www-authenticate"].split(" ", 1)[1])
     token = client.step(challenge)
-    return get(conn, path, {"Authorization": f"{scheme} {base64.b64encode(token).decode()}"})
+    return send(conn, method, path, {**extra, "Authorization": f"{scheme} {base64.b64encode(token).decode()}"}, body)
+
+
+def ntlm_get(conn: http.client.HTTPConnection, path: str, user: str, password: str,
+             scheme: str = "NTLM") -> tuple[int, dict, bytes]:
+    return ntlm_request(conn, "GET", path, user, password, scheme=scheme)
 
 
 def wait_until(predicate, timeout: float = 10, interval: float = 0.1):

@@ -239,8 +239,10 @@ class _Run:
             sock = socket.create_connection((ip, lab_port), timeout=self.timeout)
         except OSError as exc:
             raise _StepFailed(f"TCP: cannot connect to {ip} port {lab_port}: {exc.strerror or exc}", ip) from None
-        connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
-        connection = connection_class(parts.hostname, port, timeout=self.timeout)
+        if secure:
+            connection = http.client.HTTPSConnection(parts.hostname, port, timeout=self.timeout, context=self.trust)
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, port, timeout=self.timeout)
         if secure:
             try:
                 sock = self.trust.wrap_socket(sock, server_hostname=parts.hostname)

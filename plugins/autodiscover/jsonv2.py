@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 from webob import Response
 
 from host.errors import ERROR_FILE_NOT_FOUND, HttpError
-from plugins.autodiscover.recipients import DomainRedirect, domain_of
+from plugins.autodiscover.recipients import DomainRedirect, domain_of, redirect_for
 
 VERSION = "v1.0"
 # The protocols the lab serves, by the lower-case name clients may use.
@@ -54,7 +54,7 @@ def _json(status: int, body: dict) -> Response:
                     charset="utf-8")
 
 
-def answer(request: V2Request, urls: dict[str, str], redirects: dict[str, DomainRedirect]) -> Response:
+def answer(request: V2Request, urls: dict[str, str], redirects: list[DomainRedirect]) -> Response:
     """The JSON answer.
 
     :param urls: the URL to publish per protocol (canonical names of :data:`PROTOCOLS`); a protocol
@@ -68,7 +68,7 @@ def answer(request: V2Request, urls: dict[str, str], redirects: dict[str, Domain
                            "ErrorMessage": f"The given protocol value is invalid. Supported values are '{supported}'."})
     if "@" not in request.email:
         return _json(400, {"ErrorCode": "InvalidUser", "ErrorMessage": "The given user is not a valid SMTP address."})
-    rule = redirects.get(domain_of(request.email))
+    rule = redirect_for(redirects, domain_of(request.email))
     if rule is not None:
         return _redirect(request, protocol, rule)
     return _json(200, {"Protocol": protocol, "Url": urls[protocol]})

@@ -30,7 +30,7 @@ def register_registry_properties():
         Property(EXTERNAL_URL, sz, (VDIR,), "", "The URL clients outside the network use (Exchange's ExternalUrl); "
                  "mobile devices get it when set, else InternalUrl. Empty = not published externally.",
                  inherits=False, convert=parse_url),
-        Property("RedirectDomains", RegType.REG_MULTI_SZ, (AUTODISCOVER_KEY,), {},
+        Property("RedirectDomains", RegType.REG_MULTI_SZ, (AUTODISCOVER_KEY,), [],
                  "SMTP domains served by another organisation, each \"<domain> <domain>\" (redirect to the same "
                  "name in that domain) or \"<domain> <https Autodiscover URL>\".", convert=parse_redirect_domains),
     ]

@@ -38,7 +38,7 @@ class DomainRedirect:
     url: str = ""  # redirectUrl: that organisation's Autodiscover
 
 
-def parse_redirect_domains(entries: list[str]) -> dict[str, DomainRedirect]:
+def parse_redirect_domains(entries: list[str]) -> list[DomainRedirect]:
     redirects: dict[str, DomainRedirect] = {}
     for entry in entries:
         words = entry.split()
@@ -58,7 +58,12 @@ def parse_redirect_domains(entries: list[str]) -> dict[str, DomainRedirect]:
         if target == domain:
             raise ConversionError(f'"{entry}": a domain redirected to itself would send clients round in circles')
         redirects[domain] = DomainRedirect(domain, address_domain=target)
-    return redirects
+    return list(redirects.values())
+
+
+def redirect_for(redirects: list[DomainRedirect], domain: str) -> DomainRedirect | None:
+    """The RedirectDomains entry for ``domain`` (lower-case), if it has one."""
+    return next((rule for rule in redirects if rule.domain == domain), None)
 
 
 @dataclass(frozen=True)
@@ -97,11 +102,11 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
-def resolve(address: str, directory, redirects: dict[str, DomainRedirect]) -> Recipient:
+def resolve(address: str, directory, redirects: list[DomainRedirect]) -> Recipient:
     """Who ``address`` is, as Autodiscover must treat it."""
     user = directory.find_by_smtp(address) if "@" in address else None
     known = user.primary_smtp if user is not None else address
-    rule = redirects.get(domain_of(known))
+    rule = redirect_for(redirects, domain_of(known))
     if rule is not None:
         local = known.rpartition("@")[0]
         target = f"{local}@{rule.address_domain}" if rule.address_domain else known

@@ -20,7 +20,7 @@ from dnslib import NS, QTYPE, RCODE, RR, SOA, SRV, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
 from host.eventlog import EventLog, Level
-from plugins.labdns.zones import DNS_PARAMETERS, TTL, LabDnsSettings, Zone
+from plugins.labdns.zones import DNS_PARAMETERS, TTL, LabDnsSettings, ListenAddress, Zone
 
 EVENT_SOURCE = "DNS"
 # Windows DNS Server's events: 2 started, 3 shut down, 408 could not open a socket.
@@ -116,7 +116,7 @@ class LabDnsServer:
         self._lock = threading.Lock()
 
     @property
-    def listening(self) -> tuple[str, int] | None:
+    def listening(self) -> ListenAddress | None:
         """The address the sockets are bound to, None while not serving."""
         return self.resolver.settings.listen if self._servers else None
 
@@ -137,17 +137,17 @@ class LabDnsServer:
                                  f"The DNS server could not open a socket for address {ip} port {port}: {exc}. "
                                  f"Check ListenAddress under [{DNS_PARAMETERS}] in registry.ini; another "
                                  "program may be using the port.")
-            self._announce(f"Cannot serve the lab DNS on {ip}:{port}: {exc}")
+            self._announce(f"Cannot serve the lab DNS on {self.resolver.settings.listen}: {exc}")
             return False
         for server in self._servers:
             thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                      name=f"labdns-{ip}:{port}", daemon=True)
+                                      name=f"labdns-{self.resolver.settings.listen}", daemon=True)
             thread.start()
             self._threads.append(thread)
         zones = ", ".join(zone.name for zone in self.resolver.settings.zones) or "none"
         self._eventlog.write(EVENT_SOURCE, EVENT_STARTED, Level.INFORMATION,
                              f"The DNS server has started on {ip} port {port} (UDP and TCP). Zones: {zones}.")
-        self._announce(f"Lab DNS listening on {ip}:{port} (zones: {zones})")
+        self._announce(f"Lab DNS listening on {self.resolver.settings.listen} (zones: {zones})")
         return True
 
     def apply(self, settings: LabDnsSettings) -> None:

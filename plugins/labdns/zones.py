@@ -20,12 +20,25 @@ import ipaddress
 import re
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from host.metabase import COMPUTER_NAME_KEY, ConversionError
 
 ZONES_KEY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\DNS Server\Zones"
 DNS_PARAMETERS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\DNS\Parameters"
-DEFAULT_LISTEN_ADDRESS = ("127.0.0.253", 5300)
+
+
+class ListenAddress(NamedTuple):
+    """Where the lab DNS server listens; printed as registry.ini spells it."""
+
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+
+DEFAULT_LISTEN_ADDRESS = ListenAddress("127.0.0.253", 5300)
 TTL = 3600  # Windows DNS Server's default TTL for new records: one hour
 
 # A node name: dot-separated labels of letters, digits, "-" and "_" ("_autodiscover._tcp").
@@ -90,7 +103,7 @@ def parse_srv_records(entries: list[str]) -> list[tuple[str, int, int, int, str]
     return records
 
 
-def parse_listen_address(text: str) -> tuple[str, int]:
+def parse_listen_address(text: str) -> ListenAddress:
     """``"127.0.0.253:5300"``: the lab DNS answers on loopback only, it is not a DNS server for anyone else."""
     ip, sep, port = text.strip().rpartition(":")
     if not sep:
@@ -104,7 +117,7 @@ def parse_listen_address(text: str) -> tuple[str, int]:
         raise ConversionError(f'"{text}": the lab DNS listens on a loopback address only (127.0.0.0/8 or ::1)')
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConversionError(f'"{text}": port "{port}" is not a number from 1 to 65535')
-    return str(address), int(port)
+    return ListenAddress(str(address), int(port))
 
 
 @dataclass(frozen=True)
@@ -152,7 +165,7 @@ class Zone:
 class LabDnsSettings:
     """What the lab DNS server serves, read from one configuration snapshot."""
 
-    listen: tuple[str, int]
+    listen: ListenAddress
     zones: tuple[Zone, ...]
 
     def zone_for(self, name: str) -> Zone | None:

@@ -16,6 +16,7 @@ from host.config import ConfigError
 from host.regfile import RegType
 from host.service import WebService
 from host.testing import make_test_host, registry_text
+from plugins.labdns.plugin import dns_server
 from plugins.labdns.resolver import DnsUnavailable, LabResolver, LookupRefused, NameNotFound, NoRecord, ServiceLocation
 
 pytestmark = pytest.mark.realserver
@@ -111,6 +112,7 @@ def test_a_new_listen_address_moves_the_server(dns_host):
     new = free_dns_port(DNS_IP)
     dns_host.write(A_RECORDS, SRV_RECORDS, port=new)
     assert dns_host.service.reload()
+    assert dns_server(dns_host.service).listening == (DNS_IP, new)
     assert LabResolver(dns_host.service.config, timeout=2).resolve_a("mail.contoso.com") == ["127.0.0.1"]
     with pytest.raises(DnsUnavailable):
         LabResolver((DNS_IP, old), timeout=0.5).resolve_a("mail.contoso.com")
@@ -161,7 +163,9 @@ def test_a_taken_port_is_event_408_and_the_host_still_starts(tmp_path):
 
 def test_stopping_the_host_closes_the_dns_sockets(tmp_path):
     host = DnsHost(tmp_path)
+    assert dns_server(host.service).listening == (DNS_IP, host.port)
     host.service.stop()
+    assert dns_server(host.service) is None
     assert not [t for t in threading.enumerate() if t.name.startswith("labdns-")]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
         again.bind((DNS_IP, host.port))  # free again
