@@ -232,6 +232,8 @@ class _Run:
             connection.close()
 
     def _connect(self, parts: SplitResult, ip: str) -> http.client.HTTPConnection:
+        """A connection to ``ip`` (the port mapped as the lab publishes it) that speaks for the URL's host:
+        the Host header and, over TLS, SNI and the certificate check use the name, not the address."""
         secure = parts.scheme.lower() == "https"
         port = parts.port or (443 if secure else 80)
         lab_port = self.port_map.get(port, port)
@@ -239,19 +241,19 @@ class _Run:
             sock = socket.create_connection((ip, lab_port), timeout=self.timeout)
         except OSError as exc:
             raise _StepFailed(f"TCP: cannot connect to {ip} port {lab_port}: {exc.strerror or exc}", ip) from None
-        if secure:
-            connection = http.client.HTTPSConnection(parts.hostname, port, timeout=self.timeout, context=self.trust)
-        else:
+        if not secure:
             connection = http.client.HTTPConnection(parts.hostname, port, timeout=self.timeout)
-        if secure:
-            try:
-                sock = self.trust.wrap_socket(sock, server_hostname=parts.hostname)
-            except ssl.SSLCertVerificationError as exc:
-                sock.close()
-                raise _StepFailed(f"TLS: the certificate of {parts.hostname} was not accepted: "
-                                  f"{exc.verify_message}", ip) from None
-            except (ssl.SSLError, OSError) as exc:
-                sock.close()
-                raise _StepFailed(f"TLS: the handshake with {parts.hostname} failed: {exc}", ip) from None
-        connection.sock = sock
+            connection.sock = sock
+            return connection
+        try:
+            tls = self.trust.wrap_socket(sock, server_hostname=parts.hostname)
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise _StepFailed(f"TLS: the certificate of {parts.hostname} was not accepted: "
+                              f"{exc.verify_message}", ip) from None
+        except (ssl.SSLError, OSError) as exc:
+            sock.close()
+            raise _StepFailed(f"TLS: the handshake with {parts.hostname} failed: {exc}", ip) from None
+        connection = http.client.HTTPSConnection(parts.hostname, port, timeout=self.timeout, context=self.trust)
+        connection.sock = tls
         return connection

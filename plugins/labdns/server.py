@@ -17,7 +17,7 @@ import threading
 from typing import Callable
 
 from dnslib import NS, QTYPE, RCODE, RR, SOA, SRV, A, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSServer
+from dnslib.server import BaseResolver, DNSServer
 
 from host.eventlog import EventLog, Level
 from plugins.labdns.zones import DNS_PARAMETERS, TTL, LabDnsSettings, ListenAddress, Zone
@@ -120,17 +120,17 @@ class LabDnsServer:
         """The address the sockets are bound to, None while not serving."""
         return self.resolver.settings.listen if self._servers else None
 
-    def start(self) -> bool:
-        """Bind UDP and TCP on the listen address; False (and event 408) when the address is taken."""
+    def start(self) -> None:
+        """Bind UDP and TCP on the listen address; a taken address is event 408, and the host runs on."""
         with self._lock:
-            return self._start()
+            self._start()
 
-    def _start(self) -> bool:
+    def _start(self) -> None:
         ip, port = self.resolver.settings.listen
         try:
             for server_class in (_UdpServer, _TcpServer):
                 self._servers.append(DNSServer(self.resolver, address=ip, port=port, logger=_QuietLogger(),
-                                               handler=DNSHandler, server=server_class))
+                                               server=server_class))
         except OSError as exc:
             self._close()
             self._eventlog.write(EVENT_SOURCE, EVENT_SOCKET_FAILED, Level.ERROR,
@@ -138,7 +138,7 @@ class LabDnsServer:
                                  f"Check ListenAddress under [{DNS_PARAMETERS}] in registry.ini; another "
                                  "program may be using the port.")
             self._announce(f"Cannot serve the lab DNS on {self.resolver.settings.listen}: {exc}")
-            return False
+            return
         for server in self._servers:
             thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.2},
                                       name=f"labdns-{self.resolver.settings.listen}", daemon=True)
@@ -148,7 +148,6 @@ class LabDnsServer:
         self._eventlog.write(EVENT_SOURCE, EVENT_STARTED, Level.INFORMATION,
                              f"The DNS server has started on {ip} port {port} (UDP and TCP). Zones: {zones}.")
         self._announce(f"Lab DNS listening on {self.resolver.settings.listen} (zones: {zones})")
-        return True
 
     def apply(self, settings: LabDnsSettings) -> None:
         """Serve a new configuration: zones change at once; a new listen address rebinds."""
