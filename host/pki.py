@@ -483,6 +483,22 @@ def _directly_issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
+def certificate_upn(cert: x509.Certificate) -> str | None:
+    """The UPN of an AD CS-style user certificate (SAN otherName), else its first e-mail address.
+
+    IIS's certificate mapping and the lab's cert-mapped logons use it.
+    """
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    for other in san.get_values_for_type(x509.OtherName):
+        if other.type_id == UPN_OID:
+            return _parse_der_utf8_string(other.value)
+    emails = san.get_values_for_type(x509.RFC822Name)
+    return emails[0] if emails else None
+
+
 def _names_of(cert: x509.Certificate) -> tuple[str, ...]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -27,13 +27,13 @@ from host.errors import ERROR_ACCESS_DENIED, HttpError
 from host.hookspecs import hookimpl
 from host.metabase import ACCESS_SSL_FLAGS
 from host.pipeline import SSL, PipelineStage
+from host.pki import certificate_upn
 
 ACCESS_SSL = ACCESS_SSL_FLAGS["AccessSSL"]
 NEGOTIATE_CERT = ACCESS_SSL_FLAGS["AccessSSLNegotiateCert"]
 REQUIRE_CERT = ACCESS_SSL_FLAGS["AccessSSLRequireCert"]
 MAP_CERT = ACCESS_SSL_FLAGS["AccessSSLMapCert"]
 ACCESS_SSL128 = ACCESS_SSL_FLAGS["AccessSSL128"]
-UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
 CERT_E_UNTRUSTEDROOT = 0x800B0109
 CERT_E_EXPIRED = 0x800B0101
 
@@ -75,31 +75,6 @@ def judge_certificate(service, cert: x509.Certificate) -> None:
         raise HttpError(403, 17, CERT_E_EXPIRED)
     if not service.pki.is_trusted_client_certificate(cert):
         raise HttpError(403, 16, CERT_E_UNTRUSTEDROOT)
-
-
-def certificate_upn(cert: x509.Certificate) -> str | None:
-    """The UPN of an AD CS user certificate (SAN otherName), else its e-mail address."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return None
-    for other in san.get_values_for_type(x509.OtherName):
-        if other.type_id == UPN_OID:
-            return _der_utf8(other.value)
-    emails = san.get_values_for_type(x509.RFC822Name)
-    return emails[0] if emails else None
-
-
-def _der_utf8(value: bytes) -> str | None:
-    """Decode a DER UTF8String (tag 0x0C) holding the UPN."""
-    if len(value) < 2 or value[0] != 0x0C:
-        return None
-    length, offset = value[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        length = int.from_bytes(value[2 : 2 + count], "big")
-        offset = 2 + count
-    return value[offset : offset + length].decode("utf-8", "replace")
 
 
 def is_client_auth(cert: x509.Certificate) -> bool:
