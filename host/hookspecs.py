@@ -87,6 +87,20 @@ def register_cli_commands() -> list[CliCommand]:
     """
 
 
+@hookspec
+def server_certificate_names(service: WebService) -> list[str]:
+    """Add DNS names to the certificate the host issues for itself on first run.
+
+    The lab DNS adds the names of its zones (mail.contoso.com...), so devices
+    that reach the host by those names find them in the certificate. Called
+    when the default certificate is chosen; a certificate that already covers
+    every name is kept.
+
+    :param service: the service whose HTTPS bindings need the certificate.
+    :return: DNS names.
+    """
+
+
 # --- life cycle ---------------------------------------------------------------
 
 

@@ -206,7 +206,8 @@ class WebService:
     def default_server_certificate(self):
         """The certificate issued on first run for this machine, localhost and the binding IPs."""
         hostname = socket.gethostname()
-        names = [hostname, socket.getfqdn(), "localhost", self.computer_name.lower()]
+        names = [hostname, socket.getfqdn(), "localhost", self.computer_name.lower(),
+                 *collect(self.pm.hook.server_certificate_names(service=self))]
         ips = sorted({b.listen_ip for s in self.config.sites.values() for b in s.secure_bindings} | {"127.0.0.1"})
         return self.pki.ensure_default_server_cert(list(dict.fromkeys(n for n in names if n)), ips)
 

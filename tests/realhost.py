@@ -31,13 +31,14 @@ class RealHost:
     def __init__(self, workdir: Path, text: str | None = None) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.http_port, self.https_port, self.smtp_port = free_port(), free_port(), free_port()
+        self.http_port, self.https_port, self.smtp_port, self.dns_port = (free_port() for _ in range(4))
         self.registry = workdir / "registry.ini"
         self.data = workdir / "data"
         base = text if text is not None else registry_text()
         self.registry.write_text(base.replace('"127.0.0.1:8080:"', f'"127.0.0.1:{self.http_port}:"')
                                  .replace('"127.0.0.1:8443:"', f'"127.0.0.1:{self.https_port}:"')
-                                 .replace('"127.0.0.1:2525:"', f'"127.0.0.1:{self.smtp_port}:"'), encoding="utf-8")
+                                 .replace('"127.0.0.1:2525:"', f'"127.0.0.1:{self.smtp_port}:"')
+                                 .replace('"127.0.0.253:5300"', f'"127.0.0.253:{self.dns_port}"'), encoding="utf-8")
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         self.process: subprocess.Popen | None = None

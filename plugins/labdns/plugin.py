@@ -47,6 +47,12 @@ def register_registry_properties():
 
 
 @hookimpl
+def server_certificate_names(service) -> list[str]:
+    """The names of the lab zones' A records, so a device reaching mail.contoso.com finds it in the certificate."""
+    return sorted({owner for zone in read_settings(service.config).zones for owner, _ in zone.a})
+
+
+@hookimpl
 def host_startup(service) -> None:
     server = LabDnsServer(read_settings(service.config), service.eventlog, service.announce)
     _running[service] = server
