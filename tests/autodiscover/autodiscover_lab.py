@@ -34,8 +34,9 @@ def dns_blocks(listen: str, a: list[str], srv: list[str], zone: str = "contoso.c
     def multi(entries: list[str]) -> str:
         return ",".join(f'"{e}"' for e in entries)
 
+    # "[-key]" first: the lab's zone replaces the shipped one instead of merging with it.
     lines = ["\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\DNS\\Parameters]",
-             f'"ListenAddress"="{listen}"', "", f"[{ZONES}\\{zone}]"]
+             f'"ListenAddress"="{listen}"', "", f"[-{ZONES}\\{zone}]", "", f"[{ZONES}\\{zone}]"]
     if a:
         lines.append(f'"A"=multi:{multi(a)}')
     if srv:
