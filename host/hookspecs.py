@@ -113,6 +113,14 @@ def host_startup(service: WebService) -> None:
 
 
 @hookspec
+def host_stopping(service: WebService) -> None:
+    """Run before the listeners close: answer held requests (Pings) now, so they end promptly.
+
+    :param service: the stopping service.
+    """
+
+
+@hookspec
 def host_shutdown(service: WebService) -> None:
     """Run after the listeners have closed; release what ``host_startup`` took.
 

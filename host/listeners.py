@@ -38,6 +38,7 @@ from cheroot import errors as cheroot_errors
 from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import StreamReader, StreamWriter
 from cheroot.ssl import Adapter
+from cheroot.workers.threadpool import ThreadPool
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
@@ -50,6 +51,8 @@ __all__ = ["ConnectionState", "Endpoint", "Listener", "TlsSettings", "make_liste
 
 SERVER_HEADER = "Microsoft-IIS/6.0"
 DROP_CONNECTION = "host.drop_connection"
+# Open connections allowed beyond one per worker thread (waitress's connection_limit).
+CONNECTION_HEADROOM = 1000
 # How often the HTTP loop looks at its stop flag when no socket wakes it.
 LOOP_TIMEOUT = 0.5
 
@@ -104,17 +107,21 @@ class Listener:
 
 
 def make_listener(
-    endpoint: Endpoint, app: WSGIApp, *, tls: TlsSettings | None = None, threads: int = 32
+    endpoint: Endpoint, app: WSGIApp, *, tls: TlsSettings | None = None, threads: int = 32,
+    max_threads: int | None = None,
 ) -> Listener:
-    """A listener for ``endpoint``: waitress for http, cheroot with ``tls`` for https."""
+    """A listener for ``endpoint``: waitress for http, cheroot with ``tls`` for https.
+
+    ``threads`` workers start at once; more start on demand up to ``max_threads``.
+    """
     if endpoint.scheme == "http":
         if tls is not None:
             raise ValueError(f"{endpoint.url()}: an http endpoint takes no TLS settings")
-        return HttpListener(endpoint, app, threads=threads)
+        return HttpListener(endpoint, app, threads=threads, max_threads=max_threads)
     if endpoint.scheme == "https":
         if tls is None:
             raise ValueError(f"{endpoint.url()}: an https endpoint needs TLS settings (a certificate)")
-        return HttpsListener(endpoint, app, tls, threads=threads)
+        return HttpsListener(endpoint, app, tls, threads=threads, max_threads=max_threads)
     raise ValueError(f"unknown scheme {endpoint.scheme!r}: expected 'http' or 'https'")
 
 
@@ -161,10 +168,28 @@ class _HttpServer(TcpWSGIServer):
 
 
 class _Dispatcher(ThreadedTaskDispatcher):
-    def __init__(self, name: str) -> None:
+    """Waitress's worker pool, grown on demand up to ``max_threads``.
+
+    A held request (a direct-push Ping waits up to 45 minutes) keeps its
+    worker thread, as it kept an IIS thread. A fixed pool would let a few
+    dozen devices starve everyone else, so a task that finds no idle worker
+    starts one more, up to the limit.
+    """
+
+    def __init__(self, name: str, max_threads: int) -> None:
         super().__init__()
         self.name = name
+        self.max_threads = max_threads
         self.started: list[threading.Thread] = []
+
+    def add_task(self, task) -> None:
+        super().add_task(task)
+        with self.lock:
+            running = len(self.threads) - self.stop_count
+            idle = running - self.active_count
+            wanted = min(self.max_threads, running + max(0, len(self.queue) - idle))
+        if wanted > running:
+            self.set_thread_count(wanted)
 
     def start_new_thread(self, target: Callable[[int], None], thread_no: int) -> None:
         thread = threading.Thread(target=target, name=f"{self.name}-{thread_no}", args=(thread_no,), daemon=True)
@@ -175,10 +200,11 @@ class _Dispatcher(ThreadedTaskDispatcher):
 class HttpListener(Listener):
     """Plain HTTP on waitress."""
 
-    def __init__(self, endpoint: Endpoint, app: WSGIApp, *, threads: int = 32) -> None:
+    def __init__(self, endpoint: Endpoint, app: WSGIApp, *, threads: int = 32, max_threads: int | None = None) -> None:
         self.endpoint = endpoint
         self._app = app
         self._threads = threads
+        self._max_threads = max(threads, max_threads or threads)
         self._map: dict = {}
         self._server: _HttpServer | None = None
         self._dispatcher: _Dispatcher | None = None
@@ -195,8 +221,10 @@ class HttpListener(Listener):
             server_name=self.endpoint.ip, threads=self._threads,
             # IIS hands X-Forwarded-For & co. to the app untouched (as cheroot does); waitress strips them.
             clear_untrusted_proxy_headers=False,
+            # Every held request is an open connection: allow them all, plus room for everyone else.
+            connection_limit=self._max_threads + CONNECTION_HEADROOM,
         )
-        dispatcher = _Dispatcher(name)
+        dispatcher = _Dispatcher(name, self._max_threads)
         try:
             server = _HttpServer(self._app, map=self._map, dispatcher=dispatcher, adj=adj)
         except OSError as exc:
@@ -358,13 +386,24 @@ class _HttpsServer(cheroot_wsgi.Server):
         log.log(level, "%s", msg, exc_info=traceback)
 
 
+class _ElasticThreadPool(ThreadPool):
+    """Cheroot's worker pool, grown by one worker whenever a connection finds none idle (see _Dispatcher)."""
+
+    def put(self, obj) -> None:
+        if self.idle <= self.qsize and len(self._threads) < self.max:
+            self.grow(1)
+        super().put(obj)
+
+
 class HttpsListener(Listener):
     """HTTPS on cheroot with the lab's TLS settings."""
 
-    def __init__(self, endpoint: Endpoint, app: WSGIApp, tls: TlsSettings, *, threads: int = 32) -> None:
+    def __init__(self, endpoint: Endpoint, app: WSGIApp, tls: TlsSettings, *, threads: int = 32,
+                 max_threads: int | None = None) -> None:
         self.endpoint = endpoint
         self._app = app
         self._threads = threads
+        self._max_threads = max(threads, max_threads or threads)
         self._adapter = _LabTlsAdapter(endpoint, tls)  # a bad certificate fails here, before start()
         self._server: _HttpsServer | None = None
         self._loop: threading.Thread | None = None
@@ -376,8 +415,10 @@ class HttpsListener(Listener):
             (self.endpoint.ip, self.endpoint.port),
             _dropping_connections(self._app),
             numthreads=self._threads,
+            max=self._max_threads,
             server_name=SERVER_HEADER,
         )
+        server.requests = _ElasticThreadPool(server, min=self._threads, max=self._max_threads)
         server.software = SERVER_HEADER
         server.ssl_adapter = self._adapter
         try:

@@ -53,12 +53,14 @@ class WebService:
     :param data_dir: where the directory, PKI, logs and mailboxes live.
     :param pm: a plugin manager (tests pass one with throwaway plugins).
     :param announce: called with each "Listening on ..." line.
-    :param threads: worker threads per listener.
+    :param threads: worker threads each listener starts with.
+    :param max_threads: the most each listener grows to when requests are held
+        (direct-push Pings keep a worker for up to 45 minutes).
     """
 
     def __init__(self, registry_path: str | os.PathLike, data_dir: str | os.PathLike, *,
                  pm: pluggy.PluginManager | None = None, content_root: str | os.PathLike | None = None,
-                 announce: Callable[[str], None] = print, threads: int = 32) -> None:
+                 announce: Callable[[str], None] = print, threads: int = 8, max_threads: int = 256) -> None:
         self.registry_path = Path(registry_path)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +68,7 @@ class WebService:
         self.pm = pm or make_plugin_manager()
         self.announce = announce
         self.threads = threads
+        self.max_threads = max_threads
         self.table = PropertyTable(collect(self.pm.hook.register_registry_properties()))
         self.eventlog = EventLog(self.data_dir / "eventlog.db", sinks=self._event_sink)
         self.directory = Directory.open(self.data_dir)
@@ -229,7 +232,7 @@ class WebService:
                 if tls is not None:
                     listener.update_tls(tls)
                 continue
-            listener = make_listener(endpoint, self, tls=tls, threads=self.threads)
+            listener = make_listener(endpoint, self, tls=tls, threads=self.threads, max_threads=self.max_threads)
             try:
                 listener.start()
             except OSError as exc:
@@ -245,6 +248,7 @@ class WebService:
         return list(self._listeners)
 
     def stop(self) -> None:
+        self.pm.hook.host_stopping(service=self)
         with self._lock:
             for listener in self._listeners.values():
                 listener.stop()

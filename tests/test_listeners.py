@@ -11,6 +11,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -407,3 +408,45 @@ def test_endpoint_url_and_listener_choice(pki: LabPKI, server_cert: IssuedCert) 
         make_listener(Endpoint("http", "127.0.0.1", 0), echo_app, tls=settings(pki, server_cert))
     with pytest.raises(TypeError):
         make_listener(Endpoint("http", "127.0.0.1", 0), echo_app).update_tls(settings(pki, server_cert))
+
+
+def _holding_app(release: threading.Event, held: list):
+    """``/hold`` waits like a direct-push Ping until released; anything else answers at once."""
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/hold":
+            held.append(1)
+            release.wait(20)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    return app
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_held_requests_do_not_starve_others_the_pool_grows(scheme, pki, server_cert) -> None:
+    release, held = threading.Event(), []
+    tls = settings(pki, server_cert) if scheme == "https" else None
+    listener = make_listener(Endpoint(scheme, "127.0.0.1", 0), _holding_app(release, held), tls=tls,
+                             threads=1, max_threads=8)
+
+    def connect() -> http.client.HTTPConnection:
+        if scheme == "https":
+            return https(listener, device_context(pki))
+        return http.client.HTTPConnection("127.0.0.1", listener.endpoint.port, timeout=10)
+
+    with contextmanager(running)(listener):
+        holders = [connect() for _ in range(5)]
+        for conn in holders:
+            conn.request("GET", "/hold")
+        deadline = time.monotonic() + 10
+        while len(held) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(held) == 5  # five requests held at once on a pool that started with one worker
+        began = time.monotonic()
+        conn = connect()
+        conn.request("GET", "/now")
+        assert conn.getresponse().read() == b"ok" and time.monotonic() - began < 3
+        release.set()
+        for holder in holders:
+            assert holder.getresponse().read() == b"ok"

@@ -6,12 +6,17 @@ import sys
 import threading
 
 from host.cli import CliCommand, CliError
+
+THREAD_STACK_SIZE = 1024 * 1024
 from host.hookspecs import hookimpl
 
 
 def configure(parser) -> None:
-    parser.add_argument("--threads", type=int, default=64, metavar="N",
-                        help="worker threads per listener (default 64; held Pings each use one)")
+    parser.add_argument("--threads", type=int, default=16, metavar="N",
+                        help="worker threads each listener starts with (default 16)")
+    parser.add_argument("--max-threads", type=int, default=1200, metavar="N",
+                        help="most worker threads per listener; each held direct-push Ping keeps one "
+                             "(default 1200: a thousand devices and room for everyone else)")
 
 
 def run(ctx) -> int:
@@ -22,8 +27,11 @@ def run(ctx) -> int:
     def announce(line: str) -> None:
         print(line, flush=True)
 
+    # A held Ping keeps a thread; a small stack lets a thousand of them live in little memory.
+    threading.stack_size(THREAD_STACK_SIZE)
     try:
-        service = WebService(ctx.registry_path, ctx.data_dir, pm=ctx.pm, announce=announce, threads=ctx.args.threads)
+        service = WebService(ctx.registry_path, ctx.data_dir, pm=ctx.pm, announce=announce, threads=ctx.args.threads,
+                             max_threads=ctx.args.max_threads)
     except ConfigError as exc:
         raise CliError(str(exc), 2) from None
     except OSError as exc:

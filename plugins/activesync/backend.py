@@ -47,6 +47,22 @@ class MailboxFull(BackendError):
     """The mailbox is over ProhibitSendReceiveQuota: the write (state included) was refused."""
 
 
+class SubmissionRefused(BackendError):
+    """The mailbox would not send the message; nothing was delivered or saved."""
+
+
+class SendQuotaExceeded(SubmissionRefused):
+    """The sender's mailbox is over ProhibitSendQuota (MS-ASCMD common status 115)."""
+
+
+class MessageTooLarge(SubmissionRefused):
+    """Over the SMTP virtual server's MaxMessageSize."""
+
+
+class NoRecipients(SubmissionRefused):
+    """The message names nobody in To, Cc or Bcc (MS-ASCMD common status 119)."""
+
+
 @dataclass(frozen=True)
 class FolderInfo:
     server_id: str
@@ -90,6 +106,32 @@ class MailboxItem:
     has_attachments: bool
     size: int
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """What Search (Mailbox) and Find ask of a mailbox: every condition must hold.
+
+    ``free_text`` matches, case-insensitively, every word of it against the
+    subject, sender, recipients and body text (the content index Exchange
+    searched); ``received_after``/``received_before`` bound DateReceived
+    (MS-ASCMD GreaterThan/LessThan, exclusive).
+    """
+
+    folder_ids: tuple[str, ...]
+    free_text: str = ""
+    received_after: datetime | None = None
+    received_before: datetime | None = None
+    message_class_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BusyPeriod:
+    """One stretch of another mailbox's calendar, for ResolveRecipients Availability."""
+
+    start: datetime
+    end: datetime
+    busy_status: int  # MS-ASCAL BusyStatus: 0 free, 1 tentative, 2 busy, 3 out of office
 
 
 class ChangeListener(ABC):
@@ -198,6 +240,69 @@ class MailboxAccess(ABC):
     @abstractmethod
     def listen(self) -> ChangeListener:
         """A listener woken by the mailbox's change notifications (never by polling)."""
+
+    # -- sending, searching, availability (SendMail, Search, ResolveRecipients) --
+    # Not abstract, so a backend written before these existed still loads; the
+    # defaults below say what a backend without them can do.
+
+    def send_mail(self, mime: bytes, *, save_in_sent: bool) -> None:
+        """Submit ``mime`` as this mailbox: delivered or picked up, a copy in Sent Items if asked.
+
+        The To/Cc/Bcc headers are the recipients; Bcc never leaves the mailbox.
+        :raises SendQuotaExceeded, MessageTooLarge, NoRecipients: nothing was sent.
+        :raises MailboxFull: saving to Sent Items passed ProhibitSendReceiveQuota.
+        """
+        raise BackendError(f"{type(self).__name__} cannot submit mail")
+
+    def search_items(self, query: ItemQuery) -> list[str]:
+        """ServerIds of the items matching ``query``, newest received first.
+
+        This default reads the folders through the other methods, item by
+        item; a backend with a server-side search (WebDAV SEARCH) overrides it.
+        """
+        words = [w.casefold() for w in query.free_text.split() if w]
+        found: list[tuple[datetime, str]] = []
+        for folder_id in query.folder_ids:
+            for server_id in self.list_item_ids(folder_id, query.received_after):
+                try:
+                    item = self.get_item(server_id)
+                except ItemNotFound:
+                    continue
+                if not _matches(self, item, query, words):
+                    continue
+                found.append((item.date_received, server_id))
+        found.sort(key=lambda pair: pair[0], reverse=True)
+        return [server_id for _, server_id in found]
+
+    def free_busy(self, smtp_address: str, start: datetime, end: datetime) -> list[BusyPeriod] | None:
+        """The busy periods of the mailbox with this address between ``start`` and ``end``.
+
+        None when the availability of that mailbox cannot be read (no such
+        mailbox, or a backend without access to others' calendars).
+        """
+        return None
+
+
+def _matches(backend: MailboxAccess, item: MailboxItem, query: ItemQuery, words: list[str]) -> bool:
+    if query.received_after is not None and item.date_received <= query.received_after:
+        return False
+    if query.received_before is not None and item.date_received >= query.received_before:
+        return False
+    if query.message_class_prefixes and not item.message_class.startswith(query.message_class_prefixes):
+        return False
+    if not words:
+        return True
+    heads = " ".join((item.subject, item.sender, item.to, item.cc)).casefold()
+    missing = [w for w in words if w not in heads]
+    if not missing:
+        return True
+    if item.message_class.startswith(("IPM.Note", "IPM.Schedule", "REPORT")):
+        from plugins.activesync.items.body import parse_message
+
+        text = parse_message(backend.get_mime(item.server_id)).as_text().casefold()
+    else:
+        text = " ".join(str(v) for v in item.properties.values() if isinstance(v, str)).casefold()
+    return all(w in text for w in missing)
 
 
 def open_backend(persona, service, user) -> MailboxAccess:

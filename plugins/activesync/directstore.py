@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping
 from plugins.activesync.backend import (
     TOP_LEVEL,
     BackendError,
+    BusyPeriod,
     ChangeListener,
     FolderInfo,
     FolderNameTaken,
@@ -26,6 +27,9 @@ from plugins.activesync.backend import (
     MailboxAccess,
     MailboxFull,
     MailboxItem,
+    MessageTooLarge,
+    NoRecipients,
+    SendQuotaExceeded,
     SpecialFolder,
 )
 from plugins.owa.mailbox import (
@@ -37,6 +41,7 @@ from plugins.owa.mailbox import (
     NewItem,
     NoSuchFolder,
     NoSuchItem,
+    NoSuchMailbox,
     QuotaExceededError,
     SpecialFolderError,
 )
@@ -65,10 +70,11 @@ _PAGE = 500
 class DirectStoreAccess(MailboxAccess):
     """One mailbox of ``service.mailstore``; change notifications come from the push hub."""
 
-    def __init__(self, store: MailboxStore, mailbox_id: str, hub) -> None:
+    def __init__(self, store: MailboxStore, mailbox_id: str, hub, service=None) -> None:
         self.store = store
         self.mailbox_id = mailbox_id
         self.hub = hub
+        self.service = service  # for submission (SendMail); None where nothing is sent (the CLI)
         self.calls = 0  # store round trips and their time, for the &Log= field
         self.elapsed = 0.0
 
@@ -88,7 +94,7 @@ class DirectStoreAccess(MailboxAccess):
 
         if service.mailstore is None:
             raise BackendError("no mailbox store is installed (no plugin answers open_mailbox_store)")
-        return cls(service.mailstore, ensure_mailbox(service, user), push_hub(service))
+        return cls(service.mailstore, ensure_mailbox(service, user), push_hub(service), service)
 
     # -- hierarchy ---------------------------------------------------------
 
@@ -256,3 +262,53 @@ class DirectStoreAccess(MailboxAccess):
 
     def listen(self) -> ChangeListener:
         return self.hub.listen(self.mailbox_id)
+
+    # -- sending and availability ------------------------------------------
+
+    def send_mail(self, mime: bytes, *, save_in_sent: bool) -> None:
+        """Through the mailbox's submission, as OWA's Send button (plugins.owa.submission)."""
+        from plugins.owa.submission import (
+            MessageTooLargeError,
+            NoRecipientsError,
+            SendQuotaExceededError,
+            submit,
+        )
+
+        if self.service is None:
+            raise BackendError("this mailbox access has no service to submit through")
+        try:
+            with self._call():
+                submit(self.service, self.mailbox_id, mime, save_in_sent=save_in_sent)
+        except MailboxFull as exc:
+            if isinstance(exc.__cause__, SendQuotaExceededError):
+                raise SendQuotaExceeded(str(exc.__cause__)) from exc.__cause__
+            raise
+        except MessageTooLargeError as exc:
+            raise MessageTooLarge(str(exc)) from exc
+        except NoRecipientsError as exc:
+            raise NoRecipients(str(exc)) from exc
+
+    def free_busy(self, smtp_address: str, start: datetime, end: datetime) -> list[BusyPeriod] | None:
+        """Single appointments of that mailbox's Calendar folder (the store is one server's)."""
+        from plugins.activesync.items.values import parse_datetime
+
+        try:
+            with self._call():
+                other = self.store.find_mailbox(smtp_address)
+                calendar = self.store.default_folder(other.id, FolderType.CALENDAR).id
+                count = self.store.count_items(other.id, calendar)
+                entries = self.store.list_items(other.id, calendar, offset=0, limit=max(count, 1))
+        except (NoSuchMailbox, FolderNotFound):
+            return None
+        periods = []
+        for entry in entries:
+            props = entry.properties
+            try:
+                begins = parse_datetime(str(props["start"]))
+                ends = parse_datetime(str(props["end"]))
+            except (KeyError, ValueError):
+                continue
+            if ends <= start or begins >= end:
+                continue
+            periods.append(BusyPeriod(begins, ends, int(props.get("busy_status", 2) or 0)))
+        return periods

@@ -48,6 +48,7 @@ _HTTP_EQUIVALENTS = {
     110: 500,  # ServerError
     111: 503,  # ServerErrorRetryLater
     113: 507,  # MailboxQuotaExceeded
+    115: 507,  # SendQuotaExceeded: over ProhibitSendQuota, the server is "out of space" for this mailbox
     126: 403,  # UserDisabledForSync
     129: 403,  # DeviceIsBlockedForThisUser
     139: 403,  # DeviceNotFullyProvisionable
@@ -61,8 +62,26 @@ _HTTP_EQUIVALENTS = {
 # MS-ASCMD 2.2.2 names, for the mailbox log and the &Log= field.
 COMMON_STATUS_NAMES = {
     101: "InvalidContent", 102: "InvalidWBXML", 103: "InvalidXML", 108: "DeviceIdMissingOrInvalid",
+    104: "InvalidDateTime", 105: "InvalidCombinationOfIDs", 106: "InvalidIDs", 107: "InvalidMIME",
     110: "ServerError", 111: "ServerErrorRetryLater", 113: "MailboxQuotaExceeded",
+    115: "SendQuotaExceeded", 116: "MessageRecipientUnresolved", 117: "MessageReplyNotAllowed",
+    118: "MessagePreviouslySent", 119: "MessageHasNoRecipient", 120: "MailSubmissionFailed",
+    121: "MessageReplyFailed", 122: "AttachmentIsTooLarge", 137: "CommandNotSupported",
+    150: "ItemNotFound",
     126: "UserDisabledForSync", 139: "DeviceNotFullyProvisionable", 140: "RemoteWipeRequested",
     141: "LegacyDeviceOnStrictPolicy", 142: "DeviceNotProvisioned", 143: "PolicyRefresh",
     144: "InvalidPolicyKey",
 }
+
+
+def not_in_version(version, command: str) -> Exception:
+    """A command this protocol version lacks (MS-ASCMD's per-command version table).
+
+    14.0 and later name it with common status 137 CommandNotSupported; before
+    14.0 there is no status to carry it, so the device hears HTTP 501 as for
+    a command the server does not know.
+    """
+    reason = f"{command} is not part of protocol version {version}"
+    if version.major >= 14:
+        return CommonStatus(137, reason)
+    return EasHttpError(501, reason, log="CommandNotSupported")

@@ -28,11 +28,6 @@ class ProtocolVersion:
             raise ValueError(f"not an EAS protocol version: {text!r}")
         return cls(int(major), int(minor))
 
-    @classmethod
-    def from_code(cls, code: int) -> ProtocolVersion:
-        """The one-byte form of the base64 query (MS-ASHTTP 2.2.1.1.1.1): 121 is 12.1."""
-        return cls(code // 10, code % 10)
-
     def __lt__(self, other: ProtocolVersion) -> bool:
         return (self.major, self.minor) < (other.major, other.minor)
 
@@ -51,7 +46,6 @@ V12_1 = ProtocolVersion(12, 1)
 V14_0 = ProtocolVersion(14, 0)
 V14_1 = ProtocolVersion(14, 1)
 V16_0 = ProtocolVersion(16, 0)
-V16_1 = ProtocolVersion(16, 1)
 
 # Exchange's own MS-ASProtocolCommands lists. OPTIONS advertises the part of a
 # list this server implements, so a device never learns of a command that
@@ -90,10 +84,6 @@ class Persona:
 
     def supports(self, version: str) -> bool:
         return version in self.versions
-
-    @property
-    def highest(self) -> ProtocolVersion:
-        return ProtocolVersion.parse(self.versions[-1])
 
 
 PERSONAS: dict[str, Persona] = {

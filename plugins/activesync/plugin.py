@@ -86,7 +86,8 @@ def mailbox_changed(service, mailbox_id, folder_ids, change_number):
 
 
 @hookimpl
-def host_shutdown(service):
+def host_stopping(service):
+    """Held Pings answer before the listeners close, instead of holding up the shutdown."""
     hub = _hubs.get(service)
     if hub is not None:
         hub.shutdown()

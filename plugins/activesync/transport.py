@@ -23,7 +23,7 @@ from plugins.activesync.commands import COMMANDS
 from plugins.activesync.context import CommandContext
 from plugins.activesync.errors import COMMON_STATUS_NAMES, CommonStatus, EasHttpError
 from plugins.activesync.partnership import Partnerships
-from plugins.activesync.personas import PERSONAS, Persona, ProtocolVersion
+from plugins.activesync.personas import PERSONAS, V12_1, Persona, ProtocolVersion
 from plugins.activesync.plugin import EXCHANGE_SETUP
 from plugins.activesync.policy import DevicePolicy
 from plugins.activesync.query import COMMAND_CODES, EasQuery, check_device, parse_query
@@ -121,12 +121,12 @@ def _post(service, req: Request, body: bytes, persona: Persona, usage: UsageLog)
     module = COMMANDS.get(command_name)
     if module is None or command_name not in persona.commands:
         raise EasHttpError(501, f"{command_name} is not implemented", log="CommandNotSupported")
-    if query.encoded and version < ProtocolVersion(12, 1):
+    if query.encoded and version < V12_1:
         raise EasHttpError(400, "the base64 query needs protocol 12.1 or later (MS-ASHTTP 2.2.1.1.1.1)")
     try:
         check_device(query)
         ctx = _context(service, req, persona, version, query, usage)
-        response = _run(ctx, module, body)
+        response = _run(ctx, module, body, req.content_type)
     except CommonStatus as exc:
         usage.error = COMMON_STATUS_NAMES.get(exc.code, str(exc.code))
         usage.status = exc.code
@@ -167,9 +167,12 @@ def _context(service, req: Request, persona: Persona, version: ProtocolVersion, 
                           usage=usage, partnership_dirty=dirty)
 
 
-def _run(ctx: CommandContext, module, body: bytes) -> Response:
+def _run(ctx: CommandContext, module, body: bytes, content_type: str = "") -> Response:
     request = None
-    if body:
+    wants_raw = getattr(module, "raw_body", None)
+    if body and wants_raw is not None and wants_raw(ctx, content_type):
+        request = body  # MIME (Content-Type: message/rfc822), not WBXML: SendMail and friends
+    elif body:
         try:
             request = decode(body)
         except WbxmlError as exc:

@@ -37,7 +37,7 @@ ROOT = "Provision:Provision"
 P, S = "{Provision}", "{Settings}"
 
 # MS-ASPROV 2.2.2.54.1, Policy Status in a response.
-POLICY_OK, POLICY_NONE, POLICY_UNKNOWN_TYPE, POLICY_WRONG_KEY = 1, 2, 3, 5
+POLICY_OK, POLICY_UNKNOWN_TYPE, POLICY_WRONG_KEY = 1, 3, 5
 # ... and in a request (the device's verdict on the policy).
 _APPLIED = {"1": POLICY_APPLIED, "2": POLICY_PARTIAL, "3": POLICY_NOT_APPLIED, "4": POLICY_EXTERNAL}
 

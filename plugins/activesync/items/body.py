@@ -63,11 +63,6 @@ class ParsedMessage:
             return self.plain
         return html_to_text(self.html or "")
 
-    def as_html(self) -> str:
-        if self.html is not None:
-            return self.html
-        return "<html><body><pre>" + html.escape(self.plain or "") + "</pre></body></html>"
-
 
 def html_to_text(markup: str) -> str:
     return html.unescape(_TAGS.sub("", markup)).strip()
@@ -133,7 +128,7 @@ def _truncate(data: str, limit: int | None) -> tuple[str, bool]:
 
 
 def airsyncbase_body(options: ItemOptions, version: ProtocolVersion, *, text: str, html_text: str | None,
-                     mime: bytes | None, native: int) -> etree._Element:
+                     mime: bytes | None) -> etree._Element:
     """MS-ASAIRS 2.2.2.9 Body: Type, EstimatedDataSize, Truncated, Data, Preview, in that order.
 
     The device's preferences are tried in its order; MIME only when MIMESupport

@@ -68,7 +68,7 @@ def application_data(item: MailboxItem, backend: MailboxAccess, options: ItemOpt
                 attachments.append(entry)
             data.append(attachments)
         data.append(airsyncbase_body(options, version, text=parsed.as_text(), html_text=parsed.html,
-                                     mime=mime, native=parsed.native_type))
+                                     mime=mime))
     else:
         if parsed.attachments:
             attachments = element("Email:Attachments")

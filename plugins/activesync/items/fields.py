@@ -151,7 +151,7 @@ def application_data(spec: ClassSpec, subject: str, properties: dict, options: I
                 data.append(child)
     body = str(properties.get("body") or "")
     if version >= V12_0:
-        data.append(airsyncbase_body(options, version, text=body, html_text=None, mime=None, native=1))
+        data.append(airsyncbase_body(options, version, text=body, html_text=None, mime=None))
     else:
         data.extend(v25_plain_body(spec.page, options, body))
     return data
