@@ -96,26 +96,15 @@ def main() -> None:
     bare_port = bare.effective_port
     threading.Thread(target=bare.run, daemon=True).start()
 
-    workdir = Path(tempfile.mkdtemp(prefix="easlab-bench-"))
-    registry = workdir / "registry.ini"
-    port = free_port()
-    registry.write_text(registry_text([("/LM/W3SVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{port}:"]),
-                                       ("/LM/W3SVC/1", "SecureBindings", RegType.REG_MULTI_SZ, []),
-                                       ("/LM/W3SVC/1/ROOT/bench", "Path", RegType.REG_SZ, "C:\\Inetpub\\wwwroot"),
-                                       ("/LM/W3SVC/1/ROOT/bench", "AuthFlags", RegType.REG_DWORD, 1),
-                                       ("/LM/W3SVC/1/ROOT/bench", "AccessFlags", RegType.REG_DWORD, 0x201),
-                                       ("/LM/W3SVC/1/ROOT/bench", "ScriptMaps", RegType.REG_MULTI_SZ,
-                                        ["*,C:\\bench\\bench.dll,1"])]))
-    service = WebService(registry, workdir / "data", pm=make_plugin_manager(extra=[BenchPlugin()]),
-                         announce=lambda line: None)
-    listener = make_listener(Endpoint("http", "127.0.0.1", port), service, threads=args.threads)
-    listener.start()
-    host_port = listener.endpoint.port
+    hosts = {name: start_host(args.threads, log_type) for name, log_type in
+             (("full pipeline", 1), ("no W3C log", 0))}
 
     clients_process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    results: dict[str, list[tuple[float, float, float]]] = {"bare waitress": [], "full pipeline": []}
+    targets = [("bare waitress", bare_port)] + [(name, host[2]) for name, host in hosts.items()]
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in targets}
     for round_no in range(1, args.rounds + 1):
-        for name, port, path in (("bare waitress", bare_port, "/bench/x"), ("full pipeline", host_port, "/bench/x")):
+        for name, port in targets:
+            path = "/bench/x"
             rate, lat = clients_process.submit(load, port, path, args.seconds, args.clients).result()
             row = (rate, statistics.median(lat) * 1000, percentile(lat, 0.99) * 1000)
             results[name].append(row)
@@ -124,11 +113,33 @@ def main() -> None:
     for name, rows in results.items():
         print(f"median {name:<14} {medians[name]:8.0f} req/s   p50 {statistics.median(r[1] for r in rows):6.2f} ms   "
               f"p99 {statistics.median(r[2] for r in rows):6.2f} ms")
-    print(f"ratio pipeline/bare: {medians['full pipeline'] / medians['bare waitress']:.2f} (target >= 0.8)")
+    print(f"ratio pipeline/bare: {medians['full pipeline'] / medians['bare waitress']:.2f} (target >= 0.8); "
+          f"without the W3C log: {medians['no W3C log'] / medians['bare waitress']:.2f}")
     clients_process.shutdown()
-    listener.stop()
-    service.stop()
+    for service, listener, _port in hosts.values():
+        listener.stop()
+        service.stop()
     bare.close()
+
+
+def start_host(threads: int, log_type: int) -> tuple[WebService, object, int]:
+    """The host with a vdir mapped to the trivial handler, on its own port; LogType as given."""
+    workdir = Path(tempfile.mkdtemp(prefix="easlab-bench-"))
+    registry = workdir / "registry.ini"
+    port = free_port()
+    bench = "/LM/W3SVC/1/ROOT/bench"
+    registry.write_text(registry_text([("/LM/W3SVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{port}:"]),
+                                       ("/LM/W3SVC/1", "SecureBindings", RegType.REG_MULTI_SZ, []),
+                                       ("/LM/W3SVC", "LogType", RegType.REG_DWORD, log_type),
+                                       (bench, "Path", RegType.REG_SZ, "C:\\Inetpub\\wwwroot"),
+                                       (bench, "AuthFlags", RegType.REG_DWORD, 1),
+                                       (bench, "AccessFlags", RegType.REG_DWORD, 0x201),
+                                       (bench, "ScriptMaps", RegType.REG_MULTI_SZ, ["*,C:\\bench\\bench.dll,1"])]))
+    service = WebService(registry, workdir / "data", pm=make_plugin_manager(extra=[BenchPlugin()]),
+                         announce=lambda line: None)
+    listener = make_listener(Endpoint("http", "127.0.0.1", port), service, threads=threads)
+    listener.start()
+    return service, listener, port
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .conversation import DeviceRun, DeviceStep
 from .labnet import LabNetwork, Published
 from .messages import device_message
-from .profile import DeviceProfile, ProfileError, load_profile, profile_names
+from .profile import DeviceProfile, ProfileError, folder_types, load_profile, profile_names
 from .settings import CertificateChecks, DeviceSettings, DeviceSettingsError
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ProfileError",
     "Published",
     "device_message",
+    "folder_types",
     "load_profile",
     "profile_names",
 ]

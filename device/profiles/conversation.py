@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from device import BasicAuth, DeviceSession, NtlmAuth, TlsSettings, refuse_wildcard_names
 from device.errors import CommandFailed, EasError
+from device.state import FolderType
 from device.versions import at_least
 from plugins.autodiscover.discovery import discover
 from plugins.labdns.resolver import LabLookupError
@@ -44,6 +45,8 @@ class DeviceRun:
     Give ``url`` (the server address typed into the phone) or ``email``
     (Autodiscover finds the URL). ``heartbeat`` is the Ping interval the lab
     asks for; a real device starts at the profile's ``heartbeat``.
+    ``sync_folders`` are the content types ticked in the device's sync
+    options; empty means the profile's default.
     """
 
     settings: DeviceSettings
@@ -53,12 +56,17 @@ class DeviceRun:
     url: str = ""
     email: str = ""
     heartbeat: int = 60
+    sync_folders: tuple[FolderType, ...] = ()  # what the user ticked; empty: the profile's default
     shown: str = ""  # what the phone shows after a failure
     checks: CertificateChecks | None = None
 
     @property
     def profile(self):
         return self.settings.profile
+
+    @property
+    def folder_types(self) -> tuple[FolderType, ...]:
+        return self.sync_folders or self.profile.sync_folders
 
     def tls(self) -> TlsSettings:
         """The device's TLS rules: its own root store, its own checks, its own limits."""
@@ -143,7 +151,7 @@ class DeviceRun:
 
     def _sync(self, session: DeviceSession) -> DeviceStep:
         lines = []
-        for folder_type in self.profile.sync_folders:
+        for folder_type in self.folder_types:
             for folder in session.state.folders_of_type(folder_type):
                 received = 0
                 if session.state.sync_key(folder.server_id) == "0":
@@ -161,7 +169,7 @@ class DeviceRun:
             return DeviceStep("Ping", None, ["no direct push on this device (Always Up-To-Date by SMS)"])
         if "Ping" not in session.state.server_commands:
             return DeviceStep("Ping", None, ["the server offers no Ping (MS-ASProtocolCommands)"])
-        watched = [f.server_id for t in self.profile.sync_folders for f in session.state.folders_of_type(t)]
+        watched = [f.server_id for t in self.folder_types for f in session.state.folders_of_type(t)]
         heartbeat, lines = self.heartbeat, []
         reply = session.ping(watched, heartbeat)
         if reply.status == 5 and reply.heartbeat_interval:  # MS-ASCMD 2.2.3.177.11: use the server's bound

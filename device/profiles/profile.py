@@ -125,7 +125,7 @@ def read_profile(path: Path) -> DeviceProfile:
             device_type=device["device_type"], device_id_prefix=device.get("device_id_prefix", ""),
             model=device["model"], os=device["os"], versions=_list(device["versions"]),
             auth=auth, autodiscover=device.getboolean("autodiscover"), provision=device.getboolean("provision"),
-            sync_folders=tuple(_folder(name, path) for name in _list(device["sync"])),
+            sync_folders=folder_types(device["sync"], path),
             wildcard_names=tls.getboolean("wildcard_names"), post_handshake_auth=tls.getboolean("post_handshake_auth"),
             certificate_switch=switch, ping=push.getboolean("ping"), heartbeat=push.getint("heartbeat"),
             support_code=messages["support_code"],
@@ -140,8 +140,9 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _folder(name: str, path: Path) -> FolderType:
+def folder_types(text: str, where: object = "sync") -> tuple[FolderType, ...]:
+    """``"Inbox, Calendar"`` to folder types, as a device's sync options name them."""
     try:
-        return _FOLDER_NAMES[name.casefold()]
-    except KeyError:
-        raise ProfileError(f"{path}: unknown folder {name!r} in sync; known: {', '.join(_FOLDER_NAMES)}") from None
+        return tuple(_FOLDER_NAMES[name.casefold()] for name in _list(text))
+    except KeyError as exc:
+        raise ProfileError(f"{where}: unknown folder {exc}; known: {', '.join(_FOLDER_NAMES)}") from None

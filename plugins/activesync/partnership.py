@@ -63,6 +63,19 @@ class Partnership:
     wipe_requested: str = ""
     wipe_acknowledged: str = ""
     states: list[str] = field(default_factory=list)  # names of this device's sync state blobs
+    # What the device told Settings DeviceInformation (MS-ASCMD 2.2.3.55), as
+    # Get-ActiveSyncDevice shows them (DeviceModel, DeviceImei, DeviceOS, ...).
+    device_model: str = ""
+    device_imei: str = ""
+    device_friendly_name: str = ""
+    device_os: str = ""
+    device_os_language: str = ""
+    device_phone_number: str = ""
+    device_mobile_operator: str = ""
+    device_user_agent: str = ""
+    device_outbound_sms: bool = False
+    # Settings DevicePassword (MS-ASCMD 2.2.3.54): the recovery password the user may look up.
+    recovery_password: str = ""
 
     @property
     def folder(self) -> str:

@@ -20,6 +20,7 @@ from host.config import HostConfig, Site
 from host.eventlog import Event
 from host.metabase import ACCESS_FLAGS, ACCESS_SSL_FLAGS, AUTH_FLAGS
 from plugins.activesync.plugin import MASSYNC_PARAMETERS
+from plugins.activesync.transport import EVENT_MAILBOX_ERROR
 from plugins.labdns.zones import ZONES_KEY
 
 from .lab import Lab
@@ -171,8 +172,19 @@ def massync_events(lab: Lab, since: datetime) -> list[Event]:
     return list(reversed(lab.eventlog.query(source=MASSYNC_SOURCE, level="Error", since=since, limit=5)))
 
 
+def event_line(event: Event) -> str:
+    """The event's first line, and for an unexpected error the exception at the end of its traceback."""
+    lines = event.text.strip().splitlines()
+    last = f" ... {lines[-1].strip()}" if len(lines) > 1 and lines[1].startswith("Traceback") else ""
+    return f"Event {event.source} {event.event_id} at {event.time:%H:%M:%S}: {lines[0]}{last}"
+
+
 def massync_causes(lab: Lab, events: list[Event]) -> list[Cause]:
-    """MASSYNC's ExchangeVDir, and the setting of that vdir the event's back-end status points at."""
+    """For a mailbox access error (event 3005): MASSYNC's ExchangeVDir, and the setting of
+    that vdir the event's back-end status points at. Other events name no setting."""
+    events = [e for e in events if e.event_id == EVENT_MAILBOX_ERROR]
+    if not events:
+        return []
     config = lab.config
     setting = config.registry_setting(MASSYNC_PARAMETERS, "ExchangeVDir")
     vdir_name = (setting.value or "/Exchange").strip("/")

@@ -59,7 +59,5 @@ def fail_http(lab: Lab, step: Step, published: Published, path: str, exc: HttpFa
     step.causes += causes.http_causes(lab, published, path, exc.status, exc.body)
     if exc.status >= 500:
         events = causes.massync_events(lab, since)
-        step.details += [f"Event {e.source} {e.event_id} at {e.time:%H:%M:%S}: {e.text.splitlines()[0]}"
-                         for e in events]
-        if events:
-            step.causes += causes.massync_causes(lab, events)
+        step.details += [causes.event_line(e) for e in events]
+        step.causes += causes.massync_causes(lab, events)

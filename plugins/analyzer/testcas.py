@@ -54,6 +54,8 @@ class Scenarios:
     def __init__(self, lab: Lab, target: Target, session: DeviceSession, eas: EasSteps) -> None:
         self.lab, self.target, self.session, self.eas = lab, target, session, eas
         self.subject = f"Test-ActiveSyncConnectivity {uuid.uuid4().hex[:12]}"
+        self.folder = ""  # the folder Sync Data is working on, for its failure report
+        self.inbox = ""
 
     def run(self) -> None:
         session, eas = self.session, self.eas
@@ -71,12 +73,18 @@ class Scenarios:
                 ("GetItemEstimate", lambda: session.get_item_estimate([self.inbox]),
                  lambda r: f"Inbox estimate: {r.estimates[0].estimate if r.estimates else '?'} items"),
                 ("Sync Data", self._sync_data, lambda lines: "; ".join(lines)),
-                ("Ping", self._ping, lambda r: f"Status {r.status}, changes in {', '.join(r.changed) or 'none'}"),
+                ("Ping", self._ping, lambda r: f"Status {r.status}, changes in {self._names(r.changed)}"),
                 ("Sync Test Item", self._sync_test_item, lambda found: f"received \"{found}\"")):
             result = eas.run(name, call)
             if result is None:
+                if self.folder:
+                    eas.last.details.append(f"while synchronizing {self.folder}")
                 return
             self._passed(describe(result))
+
+    def _names(self, folder_ids: list[str]) -> str:
+        folders = self.session.state.folders
+        return ", ".join(folders[i].display_name if i in folders else i for i in folder_ids) or "none"
 
     def _passed(self, detail: str = "") -> None:
         step = self.eas.last
@@ -86,7 +94,7 @@ class Scenarios:
     def _sync_data(self) -> list[str]:
         session, lines = self.session, []
         for folder in (f for t in FULL_SYNC_TYPES for f in session.state.folders_of_type(t)):
-            count = 0
+            self.folder, count = folder.display_name, 0
             if session.state.sync_key(folder.server_id) == "0":
                 session.sync(folder.server_id)
             for _ in range(MAX_ROUNDS):
@@ -95,6 +103,7 @@ class Scenarios:
                 if not reply.more_available:
                     break
             lines.append(f"{folder.display_name}: {count} items")
+        self.folder = ""
         return lines
 
     def _ping(self):

@@ -20,6 +20,7 @@ from device.profiles import (
     DeviceSettingsError,
     LabNetwork,
     ProfileError,
+    folder_types,
     load_profile,
     profile_names,
 )
@@ -48,6 +49,8 @@ def configure(parser) -> None:
     where.add_argument("--url", help="the server address, e.g. https://mail.contoso.com/Microsoft-Server-ActiveSync")
     where.add_argument("--email", help="let the device find its server with Autodiscover")
     run.add_argument("--dns", metavar="IP:PORT", help="the lab DNS server (default: ListenAddress in registry.ini)")
+    run.add_argument("--sync", metavar="FOLDERS", help="what to synchronize, e.g. \"Inbox, Contacts\" (the "
+                                                        "device's sync options; default: the profile's)")
     run.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",
                      help="the Ping heartbeat the lab asks for (default 60; the profile says where the real "
                           "device starts)")
@@ -97,10 +100,11 @@ def _run(ctx, settings: DeviceSettings) -> int:
         dns = tuple(parse_listen_address(args.dns)) if args.dns else None
     except ConversionError as exc:
         raise CliError(f"--dns {exc}") from None
+    folders = folder_types(args.sync, "--sync") if args.sync else ()
     password = args.password if args.password is not None else getpass.getpass(f"Password for {args.user}: ")
     network = LabNetwork.from_config(ctx.valid_config(), dns)
     device = DeviceRun(settings, network, args.user, password, url=args.url or "", email=args.email or "",
-                       heartbeat=args.heartbeat)
+                       heartbeat=args.heartbeat, sync_folders=folders)
     profile = settings.profile
     ctx.print(f"{profile.display_name} ({profile.name}): User-Agent {profile.user_agent}, "
               f"DeviceType {profile.device_type}")

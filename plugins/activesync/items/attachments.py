@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
-from email.policy import compat32
+from email.policy import Policy, compat32
 
 
 @dataclass(frozen=True)
@@ -37,26 +37,22 @@ def _is_body(part: Message) -> bool:
             and not part.get_filename())
 
 
-def attachment_parts(mime: bytes) -> list[AttachmentContent]:
-    """Every attachment of the message, numbered as Sync numbered them (body parts skipped)."""
-    msg = BytesParser(policy=compat32).parsebytes(mime)
+def attachment_parts(mime: bytes, *, message_policy: Policy = compat32) -> list[AttachmentContent]:
+    """Every attachment of the message, numbered as Sync numbered them (body parts skipped).
+
+    :param message_policy: the email policy of the returned parts (``policy.default``
+        to attach them to a message built with it).
+    """
+    msg = BytesParser(policy=message_policy).parsebytes(mime)
     found: list[AttachmentContent] = []
-    seen_plain = seen_html = False
     for part in msg.walk():
-        if part.is_multipart():
-            continue
-        if _is_body(part):
-            # Only the first text and first HTML part are the body; parse_message
-            # skips any further ones as well, so they are not attachments either.
-            if part.get_content_type() == "text/plain":
-                seen_plain = True
-            else:
-                seen_html = True
+        # Inline text and HTML parts are body, not attachments, even after the
+        # first of each: parse_message skips them all, so the numbers agree.
+        if part.is_multipart() or _is_body(part):
             continue
         filename = part.get_filename()
-        name = str(make_header(decode_header(filename))) if filename else "attachment"
+        name = str(make_header(decode_header(str(filename)))) if filename else "attachment"
         found.append(AttachmentContent(name, part.get_content_type(), part.get_payload(decode=True) or b"", part))
-    del seen_plain, seen_html
     return found
 
 
