@@ -153,6 +153,17 @@ class _HttpTask(WSGITask):
         environ["host.connection"] = self.channel.connection_state
         return environ
 
+    def build_response_header(self) -> bytes:
+        """Waitress capitalises header names (``Ms-Asprotocolversions``); send them as the app spelled
+        them (``MS-ASProtocolVersions``), as IIS does: some devices compare them case-sensitively."""
+        spelled = {name.lower(): name for name, _value in self.response_headers}
+        first, *lines = super().build_response_header().decode("latin-1")[:-4].split("\r\n")
+        restored = []
+        for line in lines:
+            name, sep, value = line.partition(": ")
+            restored.append(spelled.get(name.lower(), name) + sep + value)
+        return ("\r\n".join([first, *restored]) + "\r\n\r\n").encode("latin-1")
+
 
 class _HttpChannel(HTTPChannel):
     task_class = _HttpTask

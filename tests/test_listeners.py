@@ -450,3 +450,21 @@ def test_held_requests_do_not_starve_others_the_pool_grows(scheme, pki, server_c
         release.set()
         for holder in holders:
             assert holder.getresponse().read() == b"ok"
+
+
+def test_http_keeps_header_names_as_the_app_spells_them() -> None:
+    def app(environ, start_response):
+        start_response("200 OK", [("MS-ASProtocolVersions", "2.5"), ("X-MS-PolicyKey", "1"), ("Content-Length", "0")])
+        return [b""]
+
+    with contextmanager(running)(make_listener(Endpoint("http", "127.0.0.1", 0), app)) as listener:
+        with socket.create_connection(("127.0.0.1", listener.endpoint.port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+    assert b"\r\nMS-ASProtocolVersions: 2.5\r\n" in head and b"\r\nX-MS-PolicyKey: 1\r\n" in head
+    assert b"\r\nServer: Microsoft-IIS/6.0\r\n" in head

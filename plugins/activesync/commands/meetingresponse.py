@@ -1,8 +1,7 @@
 """MeetingResponse (MS-ASCMD 2.2.1.11): accept, tentatively accept or decline a meeting request.
 
 Each Request names a meeting request in a mail folder (CollectionId and
-RequestId, or a Search LongId) or, from 14.0, the appointment in a
-Calendar folder. Accepting or tentatively accepting puts the meeting in the
+RequestId, or a Search LongId) or the appointment in a Calendar folder. Accepting or tentatively accepting puts the meeting in the
 Calendar folder (updating it when it is there already, by UID) and answers
 its ServerId as CalendarId; declining removes it. The request message then
 goes to Deleted Items, as Exchange moved it after a response.
@@ -25,7 +24,7 @@ from plugins.activesync import items, meetings
 from plugins.activesync.backend import BackendError, FolderNotFound, ItemNotFound, MailboxFull, SubmissionRefused
 from plugins.activesync.context import CommandContext
 from plugins.activesync.errors import CommonStatus
-from plugins.activesync.personas import V14_0, V16_0
+from plugins.activesync.personas import V16_0
 from plugins.activesync.wbxml import element
 
 NAME = "MeetingResponse"
@@ -72,8 +71,6 @@ def _answer(ctx: CommandContext, request: etree._Element) -> tuple[str, str]:
         raise _Refused(INVALID_REQUEST)
     from_calendar = items.CLASS_BY_FOLDER_TYPE.get(folder.type) == items.CALENDAR
     if from_calendar:
-        if ctx.version < V14_0:
-            raise _Refused(INVALID_REQUEST)  # 2.5 and 12.x answer only the request in the Inbox
         meeting = meetings.request_from_calendar(dict(item.properties), item.subject)
     elif item.message_class.startswith("IPM.Schedule.Meeting.Request"):
         meeting = meetings.parse_request(backend.get_mime(item.server_id))
