@@ -26,7 +26,7 @@ def run(capsys, *argv):
 def test_config_check_ok_and_error_exit_2(capsys, paths):
     common, registry = paths
     status, out, _ = run(capsys, "config", "check", *common)
-    assert status == 0 and "OK (1 site(s), 8 virtual directories" in out
+    assert status == 0 and "OK (1 site(s), 9 virtual directories" in out
     registry.write_text(registry.read_text().replace('"AccessFlags"=dword:00000203', '"AccessFlags"=dword:yes', 1))
     status, out, _ = run(capsys, "config", "check", *common)
     assert status == 2

@@ -59,6 +59,7 @@ class DeviceRun:
     sync_folders: tuple[FolderType, ...] = ()  # what the user ticked; empty: the profile's default
     shown: str = ""  # what the phone shows after a failure
     checks: CertificateChecks | None = None
+    syncing: str = ""  # the folder Sync is working on, for its failure report
 
     @property
     def profile(self):
@@ -105,7 +106,8 @@ class DeviceRun:
 
     def _failed(self, name: str, error: Exception, *, host: str) -> DeviceStep:
         self.shown = device_message(self.profile, error, host=host, email=self.email)
-        return DeviceStep(name, False, [str(error)])
+        where = [f"while synchronizing {self.syncing}"] if name == "Sync" and self.syncing else []
+        return DeviceStep(name, False, [str(error), *where])
 
     # --- the steps ---------------------------------------------------------------
 
@@ -153,7 +155,7 @@ class DeviceRun:
         lines = []
         for folder_type in self.folder_types:
             for folder in session.state.folders_of_type(folder_type):
-                received = 0
+                self.syncing, received = folder.display_name, 0
                 if session.state.sync_key(folder.server_id) == "0":
                     session.sync(folder.server_id)
                 for _ in range(MAX_SYNC_ROUNDS):
@@ -162,6 +164,7 @@ class DeviceRun:
                     if not reply.more_available:
                         break
                 lines.append(f"{folder.display_name}: {received} new or changed items")
+        self.syncing = ""
         return DeviceStep("Sync", True, lines)
 
     def _ping(self, session: DeviceSession) -> DeviceStep:

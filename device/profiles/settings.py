@@ -78,7 +78,8 @@ class DeviceSettings:
             lines.append("; This device has no registry value that switches certificate checks off.")
         else:
             key = switch.key.replace(PARTNER, "{" + str(uuid.uuid4()).upper() + "}")
-            lines += [*textwrap.wrap(switch.note, 78, initial_indent="; ", subsequent_indent="; "), f"[{key}]", format_value(switch.name, RegType.REG_DWORD, switch.default)]
+            lines += textwrap.wrap(switch.note, 78, initial_indent="; ", subsequent_indent="; ")
+            lines += [f"[{key}]", format_value(switch.name, RegType.REG_DWORD, switch.default)]
         return "\n".join(lines) + "\n"
 
     # --- the registry ----------------------------------------------------------
@@ -115,7 +116,7 @@ class DeviceSettings:
     # --- roots -------------------------------------------------------------------
 
     def roots(self) -> list[x509.Certificate]:
-        """The root certificates added to the device, oldest file first."""
+        """The root certificates added to the device, in file-name order."""
         self.ensure()
         found = []
         for path in sorted(self.roots_dir.iterdir(), key=lambda p: p.name):

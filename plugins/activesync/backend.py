@@ -305,14 +305,19 @@ def _matches(backend: MailboxAccess, item: MailboxItem, query: ItemQuery, words:
     return all(w in text for w in missing)
 
 
-def open_backend(persona, service, user) -> MailboxAccess:
+def open_backend(persona, service, user, environ=None) -> MailboxAccess:
     """The one place that decides how MASSYNC reaches the mailbox.
 
-    Every persona uses :class:`DirectStoreAccess` today. The Exchange 2003
-    persona (``persona.mailbox_via_exchange_vdir``) must reach the mailbox
-    over HTTP + NTLM through ``ExchangeVDir`` on the user's home server
-    instead (issue 5); that backend slots in here, and only here.
+    The Exchange 2003 persona (``persona.mailbox_via_exchange_vdir``) reaches
+    it over HTTP + NTLM through ``ExchangeVDir`` on the user's home server
+    (:mod:`plugins.activesync.exchangehop`), as the device's user: ``environ``
+    is the device's request (its configuration snapshot, its site and the
+    Basic credentials the hop logs on with). Later personas talk to the store.
     """
+    if persona.mailbox_via_exchange_vdir:
+        from plugins.activesync.exchangehop import open_hop
+
+        return open_hop(persona, service, user, environ or {})
     from plugins.activesync.directstore import DirectStoreAccess
 
     return DirectStoreAccess.for_user(service, user)

@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formataddr, getaddresses
+from email.utils import formataddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from plugins.activesync.items.values import compact_datetime
+from plugins.activesync.items.values import compact_datetime, parse_datetime
 from plugins.owa.mailbox import NewItem
 
 ACCEPT, TENTATIVE, DECLINE = 1, 2, 3
@@ -55,6 +55,7 @@ class MeetingRequest:
     organizer_email: str = ""
     attendees: list[dict] = field(default_factory=list)
     busy_status: int = 2
+    dtstamp: datetime | None = None
 
 
 def _unfold(text: str) -> list[str]:
@@ -159,17 +160,23 @@ def parse_request(mime: bytes) -> MeetingRequest | None:
             end = start + (timedelta(days=1) if all_day else timedelta(hours=1))
     except ValueError:
         return None
+    def text(name: str) -> str:
+        return _unescape(by_name[name].value) if name in by_name else ""
+
     organizer = by_name.get("ORGANIZER")
+    sequence = text("SEQUENCE").strip()
     request = MeetingRequest(
-        uid=by_name["UID"].value.strip(), summary=_unescape(by_name.get("SUMMARY", Property("", {}, "")).value),
-        start=start, end=end, all_day=all_day,
-        location=_unescape(by_name.get("LOCATION", Property("", {}, "")).value),
-        description=_unescape(by_name.get("DESCRIPTION", Property("", {}, "")).value),
-        sequence=int(by_name["SEQUENCE"].value) if by_name.get("SEQUENCE", Property("", {}, "x")).value.isdigit()
-        else 0,
+        uid=by_name["UID"].value.strip(), summary=text("SUMMARY"), start=start, end=end, all_day=all_day,
+        location=text("LOCATION"), description=text("DESCRIPTION"),
+        sequence=int(sequence) if sequence.isdigit() else 0,
         organizer_name=organizer.params.get("CN", "") if organizer else "",
         organizer_email=_address(organizer.value) if organizer else "",
     )
+    if "DTSTAMP" in by_name:
+        try:
+            request.dtstamp = _moment(by_name["DTSTAMP"])[0]
+        except ValueError:
+            pass
     busy = by_name.get("X-MICROSOFT-CDO-BUSYSTATUS")
     if busy is not None:
         request.busy_status = {"FREE": 0, "TENTATIVE": 1, "BUSY": 2, "OOF": 3}.get(busy.value.strip().upper(), 2)
@@ -203,8 +210,6 @@ def calendar_item(request: MeetingRequest, response: int, user_address: str) -> 
 
 def request_from_calendar(properties: dict, subject: str) -> MeetingRequest | None:
     """A meeting answered from the Calendar folder (MS-ASCMD 2.2.1.11): the appointment's own data."""
-    from plugins.activesync.items.values import parse_datetime
-
     try:
         start, end = parse_datetime(str(properties["start"])), parse_datetime(str(properties["end"]))
     except (KeyError, ValueError):
@@ -242,8 +247,10 @@ def reply_mime(request: MeetingRequest, response: int, user_name: str, user_addr
                comment: str = "") -> bytes:
     """The METHOD:REPLY message to the organizer (RFC 5546 3.2.3)."""
     stamp = compact_datetime(datetime.now(timezone.utc))
-    when = (f"DTSTART;VALUE=DATE:{request.start:%Y%m%d}", f"DTEND;VALUE=DATE:{request.end:%Y%m%d}") \
-        if request.all_day else (f"DTSTART:{compact_datetime(request.start)}", f"DTEND:{compact_datetime(request.end)}")
+    if request.all_day:
+        when = (f"DTSTART;VALUE=DATE:{request.start:%Y%m%d}", f"DTEND;VALUE=DATE:{request.end:%Y%m%d}")
+    else:
+        when = (f"DTSTART:{compact_datetime(request.start)}", f"DTEND:{compact_datetime(request.end)}")
     subject = f"{SUBJECT_PREFIX[response]}: {request.summary}"
     lines = [
         "BEGIN:VCALENDAR", "PRODID:-//easlab//MASSYNC//EN", "VERSION:2.0", "METHOD:REPLY", "BEGIN:VEVENT",
@@ -262,7 +269,3 @@ def reply_mime(request: MeetingRequest, response: int, user_name: str, user_addr
     msg.add_alternative(f"<html><body>{html.escape(comment or subject)}</body></html>", subtype="html")
     msg.add_alternative(calendar, subtype="calendar", params={"method": "REPLY"})
     return msg.as_bytes(policy=policy.SMTP)
-
-
-def organizer_known(request: MeetingRequest) -> bool:
-    return bool(getaddresses([request.organizer_email])[0][1])

@@ -82,13 +82,23 @@ class Partnership:
         return device_folder(self.device_type, self.device_id)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        values = {k: v for k, v in asdict(self).items() if k not in _UNSET_IF_EMPTY or v}
+        return json.dumps(values, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> Partnership:
         values = json.loads(data)
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+# Settings-reported fields are left out of the record until a device reports
+# them: most devices never do, and every byte of the record counts toward quota.
+_UNSET_IF_EMPTY = frozenset({
+    "device_model", "device_imei", "device_friendly_name", "device_os", "device_os_language",
+    "device_phone_number", "device_mobile_operator", "device_user_agent", "device_outbound_sms",
+    "recovery_password",
+})
 
 
 class Partnerships:

@@ -91,3 +91,14 @@ def host_stopping(service):
     hub = _hubs.get(service)
     if hub is not None:
         hub.shutdown()
+    from plugins.activesync.exchangehop import stop_all
+
+    stop_all(service)  # Pings held on the /Exchange hop's POLLs wake too
+
+
+@hookimpl
+def host_shutdown(service):
+    """The hop's idle keep-alive connections close with the host."""
+    from plugins.activesync.exchangehop import close_pool
+
+    close_pool(service)

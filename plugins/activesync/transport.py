@@ -156,7 +156,7 @@ def _context(service, req: Request, persona: Persona, version: ProtocolVersion, 
         raise EasHttpError(401, "the request is not authenticated", [("WWW-Authenticate", 'Basic realm=""')])
     if not user.activesync_enabled:
         raise CommonStatus(126, f"{user.logon_name} is not enabled for Exchange ActiveSync")
-    backend = open_backend(persona, service, user)
+    backend = open_backend(persona, service, user, req.environ)
     partnerships = Partnerships(backend, user.logon_name)
     partnership, dirty = partnerships.touch(query.device_type, query.device_id,
                                             user_agent=req.headers.get("User-Agent", ""),

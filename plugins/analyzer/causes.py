@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from device.profiles import Published
 from host.config import HostConfig, Site
 from host.eventlog import Event
+from host.w3clog import parse_w3c
 from host.metabase import ACCESS_FLAGS, ACCESS_SSL_FLAGS, AUTH_FLAGS
 from plugins.activesync.plugin import MASSYNC_PARAMETERS
 from plugins.activesync.transport import EVENT_MAILBOX_ERROR
@@ -27,8 +28,9 @@ from .lab import Lab
 from .report import Cause
 
 MASSYNC_SOURCE = "Server ActiveSync"
-# How MASSYNC's events quote the back end's answer: "HTTP 404", "status 403.4".
-_BACKEND_STATUS = re.compile(r"(?:HTTP|status)[ _:]*(\d{3})(?:\.(\d{1,2}))?", re.IGNORECASE)
+# How MASSYNC's event 3005 quotes the back end's answer: "HTTP status code: [403]" (as Exchange
+# 2003's event did), or "HTTP 404" / "status 403.4".
+_BACKEND_STATUS = re.compile(r"(?:HTTP status code: \[|HTTP |status )(\d{3})(?:\.(\d{1,2}))?", re.IGNORECASE)
 _IIS_STATUS = re.compile(r"HTTP Error (\d{3})(?:\.(\d{1,2}))?")
 
 # IIS status.substatus -> the vdir property that decides it, and why.
@@ -188,12 +190,11 @@ def massync_causes(lab: Lab, events: list[Event]) -> list[Cause]:
     config = lab.config
     setting = config.registry_setting(MASSYNC_PARAMETERS, "ExchangeVDir")
     vdir_name = (setting.value or "/Exchange").strip("/")
-    backend = next((m for e in events for m in [_BACKEND_STATUS.search(e.text)] if m), None)
-    status = (int(backend.group(1)), int(backend.group(2) or 0)) if backend else None
+    status = _backend_status(lab, events, vdir_name)
     vdir = next((v for site in config.sites.values() for v in [config.vdir(f"{site.path}/ROOT/{vdir_name}")] if v),
                 None)
     exists = f"[{vdir.path}] exists" if vdir is not None else f"no site has a vdir /{vdir_name}"
-    causes = [Cause("ExchangeVDir", MASSYNC_PARAMETERS, setting.value or "(not set: /Exchange)", str(setting.origin),
+    causes = [Cause("ExchangeVDir", MASSYNC_PARAMETERS, setting.value, str(setting.origin),
                     f"MASSYNC reaches every mailbox over HTTP through /{vdir_name} on the home server; {exists}"
                     + (f"; the event quotes the back end's HTTP {status[0]}.{status[1]}" if status else ""))]
     if vdir is not None and status is not None:
@@ -201,3 +202,27 @@ def massync_causes(lab: Lab, events: list[Event]) -> list[Cause]:
         if known is not None:
             causes.append(vdir_cause(vdir, known[0], f"MASSYNC's own request got {status[0]}.{status[1]}: {known[1]}"))
     return causes
+
+
+def _backend_status(lab: Lab, events: list[Event], vdir_name: str) -> tuple[int, int] | None:
+    """The back end's status.substatus: the event gives the status, the W3C log line of
+    MASSYNC's own request (it went through the same site) the substatus."""
+    found = next((m for e in events for m in [_BACKEND_STATUS.search(e.text)] if m), None)
+    if found is None:
+        return None
+    status, substatus = int(found.group(1)), found.group(2)
+    if substatus is None:
+        prefix = f"/{vdir_name}".casefold()
+        hops = [row for row in _w3c_rows(lab) if row.get("sc-status") == str(status)
+                and row.get("cs-uri-stem", "").casefold().startswith(prefix)]
+        substatus = hops[-1].get("sc-substatus", "0") if hops else "0"
+    return status, int(substatus) if substatus.isdigit() else 0
+
+
+def _w3c_rows(lab: Lab) -> list[dict[str, str]]:
+    """The newest two W3C log files of every site (today's, and yesterday's around midnight)."""
+    rows: list[dict[str, str]] = []
+    for site in lab.config.sites.values():
+        for path in sorted((lab.data_dir / "LogFiles" / site.name).glob("*.log"))[-2:]:
+            rows += parse_w3c(path.read_text(encoding="utf-8", errors="replace"))
+    return rows

@@ -40,9 +40,11 @@ class Target:
 
 @dataclass
 class Lab:
-    """The host's configuration, certificate store and event log, and the network to reach it."""
+    """The host's configuration, data directory (W3C logs), certificate store and event log,
+    and the network to reach it."""
 
     config: HostConfig
+    data_dir: Path
     pki: LabPKI
     eventlog: EventLog
     network: LabNetwork
@@ -50,8 +52,9 @@ class Lab:
     @classmethod
     def open(cls, config: HostConfig, data_dir: Path, *, pki: LabPKI | None = None,
              eventlog: EventLog | None = None) -> Lab:
-        return cls(config, pki or LabPKI(Path(data_dir) / "pki"),
-                   eventlog or EventLog(Path(data_dir) / "eventlog.db"), LabNetwork.from_config(config))
+        data_dir = Path(data_dir)
+        return cls(config, data_dir, pki or LabPKI(data_dir / "pki"), eventlog or EventLog(data_dir / "eventlog.db"),
+                   LabNetwork.from_config(config))
 
     def trusted_roots(self) -> Path:
         """The analyzer machine's trusted root store: the lab root CA."""

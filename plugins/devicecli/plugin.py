@@ -45,9 +45,9 @@ def configure(parser) -> None:
     run.add_argument("profile")
     run.add_argument("--user", required=True, help="as typed into the phone, e.g. CONTOSO\\alice")
     run.add_argument("--password", help="prompted for when not given")
-    where = run.add_mutually_exclusive_group(required=True)
-    where.add_argument("--url", help="the server address, e.g. https://mail.contoso.com/Microsoft-Server-ActiveSync")
-    where.add_argument("--email", help="let the device find its server with Autodiscover")
+    run.add_argument("--url", help="the server address, e.g. https://mail.contoso.com/Microsoft-Server-ActiveSync")
+    run.add_argument("--email", help="the e-mail address; without --url the device finds its server with it "
+                                     "(Autodiscover)")
     run.add_argument("--dns", metavar="IP:PORT", help="the lab DNS server (default: ListenAddress in registry.ini)")
     run.add_argument("--sync", metavar="FOLDERS", help="what to synchronize, e.g. \"Inbox, Contacts\" (the "
                                                         "device's sync options; default: the profile's)")
@@ -100,6 +100,8 @@ def _run(ctx, settings: DeviceSettings) -> int:
         dns = tuple(parse_listen_address(args.dns)) if args.dns else None
     except ConversionError as exc:
         raise CliError(f"--dns {exc}") from None
+    if not (args.url or args.email):
+        raise CliError("give the server address (--url) or, for Autodiscover, the e-mail address (--email)")
     folders = folder_types(args.sync, "--sync") if args.sync else ()
     password = args.password if args.password is not None else getpass.getpass(f"Password for {args.user}: ")
     network = LabNetwork.from_config(ctx.valid_config(), dns)

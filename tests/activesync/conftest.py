@@ -84,14 +84,39 @@ class Lab:
         return EasClient(wire, **kwargs)
 
 
+def live_values(http_port: int) -> list[tuple]:
+    """Loopback bindings on free ports for every listener a started host opens (no HTTPS)."""
+    from plugins.labdns.zones import DNS_PARAMETERS
+
+    return [("/LM/W3SVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{http_port}:"]),
+            ("/LM/W3SVC/1", "SecureBindings", RegType.REG_MULTI_SZ, []),
+            ("/LM/SMTPSVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{free_port()}:"]),
+            (DNS_PARAMETERS, "ListenAddress", SZ, f"127.0.0.253:{free_port()}")]
+
+
 @pytest.fixture
 def eas_lab(tmp_path):
-    """``eas_lab(persona, *values) -> Lab``; hosts stop after the test."""
+    """``eas_lab(persona, *values) -> Lab``; hosts stop after the test.
+
+    The device's requests run in-process (WebTest). In the Exchange 2003
+    persona MASSYNC reaches the mailbox over real HTTP, so that host also
+    listens, on a free loopback port, and the WebTest requests arrive "on"
+    that binding.
+    """
+    from plugins.activesync.personas import PERSONAS
+
     made = []
 
     def make(persona: str = "Exchange 2016", *values: tuple) -> Lab:
-        service, app = make_test_host(tmp_path / f"host{len(made)}", set_values=[persona_value(persona), *values])
+        if not PERSONAS[persona].mailbox_via_exchange_vdir:
+            service, app = make_test_host(tmp_path / f"host{len(made)}", set_values=[persona_value(persona), *values])
+            made.append(service)
+            return Lab(service, app)
+        port = free_port()
+        service, app = make_test_host(tmp_path / f"host{len(made)}", port=port,
+                                      set_values=[persona_value(persona), *live_values(port), *values])
         made.append(service)
+        service.start()
         return Lab(service, app)
 
     yield make
@@ -114,9 +139,7 @@ def real_eas(tmp_path):
     def make(persona: str = "Exchange 2016", *values: tuple) -> Lab:
         folder = tmp_path / f"real{len(made)}"
         folder.mkdir()
-        text = registry_text([persona_value(persona), *values,
-                              ("/LM/W3SVC/1", "ServerBindings", RegType.REG_MULTI_SZ, [f"127.0.0.1:{free_port()}:"]),
-                              ("/LM/W3SVC/1", "SecureBindings", RegType.REG_MULTI_SZ, [])])
+        text = registry_text([persona_value(persona), *live_values(free_port()), *values])
         (folder / "registry.ini").write_text(text, encoding="utf-8")
         service = WebService(folder / "registry.ini", folder / "data", announce=lambda line: None, threads=8)
         made.append(service)

@@ -7,28 +7,21 @@ host listens; the analyzer reaches it through the lab's port map.
 from __future__ import annotations
 
 import re
-from importlib import metadata
 
 import pytest
 
 from host.regfile import Registry, RegType
-from tests.profiles.device_lab import EAS, SITE, URL, DeviceLab, install_lab_plugins
+from plugins.activesync.plugin import MASSYNC_PARAMETERS
+from tests.profiles.device_lab import EAS, SITE, URL, DeviceLab
 
 pytestmark = pytest.mark.realserver
 DWORD = RegType.REG_DWORD
+EXCHANGE = "/LM/W3SVC/1/ROOT/Exchange"
 ZONE = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\DNS Server\Zones\contoso.com"
 
 
 @pytest.fixture(scope="module")
-def lab_plugins(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PYTHONPATH", install_lab_plugins(tmp_path_factory.mktemp("site")))
-    yield patch
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def labs(lab_plugins, tmp_path_factory):
+def labs(tmp_path_factory):
     """``labs(name, values, **options)``: one started host per name for the whole module."""
     started: dict[str, DeviceLab] = {}
 
@@ -153,25 +146,29 @@ def test_a_missing_dns_record_fails_name_resolution_and_names_the_zone(labs):
     assert f'({origin(lab, ZONE, "A")}): the zone contoso.com has no A record for "mail"' in result.stdout
 
 
-def test_an_http_500_from_massync_shows_its_server_activesync_event(labs, lab_plugins):
-    """Without a mailbox store MASSYNC cannot reach any mailbox: its 500 and event 3005 are real."""
-    everything_but_the_store = [ep.name for ep in metadata.entry_points(group="easlab.plugins")
-                                if ep.name != "mailstore"] + ["cli_device", "analyzer"]
-    lab_plugins.setenv("EASLAB_PLUGINS", ",".join(everything_but_the_store))
-    try:
-        lab = labs("no-store")
-        result = lab.analyze("--url", URL)
-    finally:
-        lab_plugins.delenv("EASLAB_PLUGINS")
+def test_ssl_required_on_the_exchange_vdir_gives_massync_500_and_names_its_accesssslflags(labs):
+    """KB817379: MASSYNC's own request to /Exchange is plain HTTP; the back end answers 403.4."""
+    lab = labs("exchange-ssl", [(EXCHANGE, "AccessSSLFlags", DWORD, 8)])
+    result = lab.analyze("--url", URL)
     assert result.returncode == 1
     assert "[FAIL] Attempting to send the Provision command to the server." in result.stdout
     assert "An HTTP 500 response was returned from the server." in result.stdout
-    assert "Event Server ActiveSync 3005" in result.stdout and "no mailbox store is installed" in result.stdout
-    assert "Caused by: ExchangeVDir = " in result.stdout
+    assert "Event Server ActiveSync 3005" in result.stdout
+    assert "the event quotes the back end's HTTP 403.4" in result.stdout
+    assert (f"Caused by: AccessSSLFlags = 0x8 (AccessSSL) of [{EXCHANGE}] ({origin(lab, EXCHANGE, 'AccessSSLFlags')}): "
+            "MASSYNC's own request got 403.4") in result.stdout
 
 
-@pytest.mark.xfail(reason="MASSYNC answers 500 to a 2.5 Calendar Sync of the demo mailbox (items/fields.py "
-                          "int('weekly')); reported, not ours to fix", strict=False)
+def test_a_renamed_exchange_vdir_gives_massync_500_and_names_exchangevdir(labs):
+    lab = labs("exchange-vdir", [(MASSYNC_PARAMETERS, "ExchangeVDir", RegType.REG_SZ, "/exchange-oma")])
+    result = lab.analyze("--url", URL)
+    assert result.returncode == 1
+    assert "An HTTP 500 response was returned from the server." in result.stdout
+    assert (f"Caused by: ExchangeVDir = /exchange-oma of [{MASSYNC_PARAMETERS}] "
+            f"({origin(lab, MASSYNC_PARAMETERS, 'ExchangeVDir')})") in result.stdout
+    assert "no site has a vdir /exchange-oma" in result.stdout
+
+
 def test_full_runs_test_activesync_connectivity_with_a_test_message_through_direct_push(labs):
     result = labs("default").analyze("--url", URL, "--full")
     assert result.returncode == 0, result.stdout

@@ -1,19 +1,13 @@
 """Real hosts for the device-profile and analyzer tests, with the ``device`` and ``analyze`` commands.
 
 The host and its CLI run as ``python -m host`` subprocesses (``RealHost``).
-Until setup.cfg names the two plugins, the subprocesses find them through a
-small distribution (``*.dist-info`` with ``entry_points.txt``) put on
-PYTHONPATH, exactly how an installed third-party plugin is found; plugins
-that the installed distribution already names are left out of it.
 """
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import ssl
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from host.regfile import RegType
@@ -21,7 +15,6 @@ from host.testing import registry_text
 from plugins.activesync.plugin import EXCHANGE_SETUP, MASSYNC_PARAMETERS
 from tests.realhost import RealHost, wait_until
 
-LAB_PLUGINS = {"cli_device": "plugins.devicecli.plugin", "analyzer": "plugins.analyzer.plugin"}
 EAS = "/LM/W3SVC/1/ROOT/Microsoft-Server-ActiveSync"
 SITE = "/LM/W3SVC/1"
 URL = "https://mail.contoso.com/Microsoft-Server-ActiveSync"
@@ -29,29 +22,10 @@ USER, PASSWORD, EMAIL = "CONTOSO\\alice", "P@ssw0rd", "alice@contoso.com"
 DWORD, SZ = RegType.REG_DWORD, RegType.REG_SZ
 # Pings end after a second instead of a minute (the heartbeat bound is a registry value).
 SHORT_HEARTBEAT = (MASSYNC_PARAMETERS, "MinHeartbeatInterval", DWORD, 1)
-EXRCA_VDIR = r'''
-[/LM/W3SVC/1/ROOT/exrca]
-"Path"="C:\\Inetpub\\wwwroot"
-"AuthFlags"=dword:00000001
-"AccessFlags"=dword:00000201
-"ScriptMaps"=multi:"*,C:\\Program Files\\EASLab\\exrca.dll,1"
-'''
 
 
 def persona(name: str) -> tuple:
     return (EXCHANGE_SETUP, "EmulatedVersion", SZ, name)
-
-
-def install_lab_plugins(folder: Path) -> str:
-    """A dist-info naming the lab plugins the installed easlab does not name yet; returns PYTHONPATH."""
-    named = {ep.value for ep in metadata.entry_points(group="easlab.plugins")}
-    missing = {name: module for name, module in LAB_PLUGINS.items() if module not in named}
-    info = folder / "easlab_lab_plugins-0.0.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: easlab-lab-plugins\nVersion: 0.0\n")
-    lines = ["[easlab.plugins]", *(f"{name} = {module}" for name, module in missing.items())]
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
 
 
 class DeviceLab:

@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import pytest
 
+from device.profiles import DeviceSettings, DeviceSettingsError, load_profile, profile_names
 from host.regfile import Registry, RegType, set_value
-from tests.profiles.device_lab import EAS, EMAIL, DeviceLab, install_lab_plugins, persona
-
-from device.profiles import load_profile, profile_names
+from tests.profiles.device_lab import EAS, EMAIL, DeviceLab, persona
 
 pytestmark = pytest.mark.realserver
 INBOX = ("--sync", "Inbox")
 
 
 @pytest.fixture(scope="module")
-def lab_plugins(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PYTHONPATH", install_lab_plugins(tmp_path_factory.mktemp("site")))
-    yield
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def labs(lab_plugins, tmp_path_factory):
+def labs(tmp_path_factory):
     """``labs(name, values)``: one started host per name for the whole module."""
     started: dict[str, DeviceLab] = {}
 
@@ -201,3 +192,12 @@ def test_android_words_a_refused_password_its_own_way(labs):
     assert result.returncode == 1
     assert "HTTP 401" in result.stdout
     assert "Couldn't sign in. Username or password is incorrect." in result.stdout
+
+
+def test_a_device_ini_line_regedit_would_not_read_is_reported_with_its_line(tmp_path):
+    settings = DeviceSettings(tmp_path, load_profile("wm5"))
+    settings.ensure()
+    lines = settings.registry_file.read_text(encoding="utf-8").splitlines()
+    settings.registry_file.write_text("\n".join([*lines, '"secure"=dwrd:0']) + "\n", encoding="utf-8")
+    with pytest.raises(DeviceSettingsError, match=rf"device\.ini:{len(lines) + 1}: "):
+        settings.certificate_checks()

@@ -60,7 +60,7 @@ def _mail_properties(ctx: CommandContext, server_id: str, folder_type: int) -> e
     out.extend([element("Email:Importance", str(item.importance)),
                 element("Email:Read", "1" if item.read else "0"),
                 element("Email2:IsDraft", "1" if folder_type == DRAFTS_TYPE else "0"),
-                element("Find:Preview", parsed.as_text()[:PREVIEW_CHARS]),
+                element("Find:Preview", xml_text(" ".join(parsed.as_text().split()))[:PREVIEW_CHARS]),
                 element("Find:HasAttachments", "1" if parsed.attachments else "0"),
                 element("Email:From", xml_text(item.sender))])
     return out

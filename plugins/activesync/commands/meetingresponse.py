@@ -1,9 +1,10 @@
 """MeetingResponse (MS-ASCMD 2.2.1.11): accept, tentatively accept or decline a meeting request.
 
 Each Request names a meeting request in a mail folder (CollectionId and
-RequestId, or a Search LongId) or the appointment in a Calendar folder. Accepting or tentatively accepting puts the meeting in the
-Calendar folder (updating it when it is there already, by UID) and answers
-its ServerId as CalendarId; declining removes it. The request message then
+RequestId, or a Search LongId) or the appointment in a Calendar folder.
+Accepting or tentatively accepting puts the meeting in the Calendar folder
+(updating it when it is there already, by UID) and answers its ServerId as
+CalendarId; declining removes it. The request message then
 goes to Deleted Items, as Exchange moved it after a response.
 
 Who tells the organizer (2.2.1.11): in 2.5-14.1 the device sends its own

@@ -4,8 +4,11 @@ from __future__ import annotations
 from plugins.activesync.items.fields import BOOL, COMPACT_DATE, INT, LIST, STRUCT, STRUCT_LIST, ClassSpec, Field
 from plugins.activesync.personas import V12_0, V14_0, V14_1, V16_0
 
+# MS-ASCAL 2.2.2.46 Recurrence Type; the store (plugins/owa/seed.py, OWA) may name them in words.
+RECURRENCE_TYPES = (("daily", 0), ("weekly", 1), ("monthly", 2), ("monthly_nth", 3), ("yearly", 5), ("yearly_nth", 6))
+
 _RECURRENCE = (
-    Field("Calendar:Type", "type", INT),
+    Field("Calendar:Type", "type", INT, names=RECURRENCE_TYPES),
     Field("Calendar:Occurrences", "occurrences", INT),
     Field("Calendar:Interval", "interval", INT),
     Field("Calendar:WeekOfMonth", "week_of_month", INT),

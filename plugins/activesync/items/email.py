@@ -12,9 +12,11 @@ from lxml import etree
 
 from plugins.activesync.backend import MailboxAccess, MailboxItem
 from plugins.activesync.items.body import airsyncbase_body, parse_message, v25_email_body, xml_text
+from plugins.activesync.items.conversation import conversation_id
+from plugins.activesync.items.meetingrequest import meeting_request
 from plugins.activesync.items.options import ItemOptions
 from plugins.activesync.items.values import eas_datetime
-from plugins.activesync.personas import V12_0, ProtocolVersion
+from plugins.activesync.personas import V12_0, V14_0, ProtocolVersion
 from plugins.activesync.wbxml import element
 
 NAME = "Email"
@@ -81,6 +83,9 @@ def application_data(item: MailboxItem, backend: MailboxAccess, options: ItemOpt
             data.append(attachments)
         data.extend(v25_email_body(options, parsed.as_text(), mime))
     data.append(element("Email:MessageClass", item.message_class))
+    invitation = meeting_request(item.message_class, mime, version)
+    if invitation is not None:
+        data.append(invitation)
     data.append(element("Email:InternetCPID", "65001"))
     if version >= V12_0:
         flag = element("Email:Flag")
@@ -90,6 +95,9 @@ def application_data(item: MailboxItem, backend: MailboxAccess, options: ItemOpt
         data.append(flag)
         data.append(element("Email:ContentClass", "urn:content-classes:message"))
         data.append(element("AirSyncBase:NativeBodyType", str(parsed.native_type)))
+    if version >= V14_0:
+        # MS-ASCON: what ItemOperations Move (a conversation move) names the thread by.
+        data.append(element("Email2:ConversationId", conversation_id(item.subject)))
     return data
 
 

@@ -41,6 +41,7 @@ class Field:
     fields: tuple["Field", ...] = ()
     since: ProtocolVersion | None = None
     until: ProtocolVersion | None = None
+    names: tuple[tuple[str, int], ...] = ()  # INT values the store may keep as words ("weekly")
 
     def applies(self, version: ProtocolVersion) -> bool:
         return (self.since is None or version >= self.since) and (self.until is None or version <= self.until)
@@ -82,6 +83,8 @@ def _render(f: Field, value: Any, version: ProtocolVersion) -> etree._Element | 
     if f.kind == BOOL:
         return element(f.tag, "1" if value else "0")
     if f.kind == INT:
+        if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+            value = dict(f.names)[value.strip().casefold()]
         return element(f.tag, str(int(value)))
     if f.kind in (DATE, COMPACT_DATE):
         moment = parse_datetime(str(value))

@@ -1,11 +1,12 @@
 """The Tasks class (MS-ASTASK)."""
 from __future__ import annotations
 
+from plugins.activesync.items.calendar import RECURRENCE_TYPES
 from plugins.activesync.items.fields import BOOL, DATE, INT, LIST, STRUCT, ClassSpec, Field
 from plugins.activesync.personas import V14_0, V14_1
 
 _RECURRENCE = (
-    Field("Tasks:Type", "type", INT),
+    Field("Tasks:Type", "type", INT, names=RECURRENCE_TYPES),
     Field("Tasks:Start", "start", DATE),
     Field("Tasks:Until", "until", DATE),
     Field("Tasks:Occurrences", "occurrences", INT),
