@@ -12,8 +12,9 @@ reached a phone in 2005: as the answer the hop really got.
 
 Modules: :mod:`.client` (NTLM connections and their pool), :mod:`.mailboxurl`
 (home server, vdir, mailbox segment), :mod:`.davxml` (WebDAV bodies and
-answers), :mod:`.access` (the ``MailboxAccess``), :mod:`.ledger` (marks and
-replication collblobs), :mod:`.listener` (SUBSCRIBE/POLL for direct push).
+answers), :mod:`.access` (the ``MailboxAccess``), :mod:`.replication` and
+:mod:`.ledger` (changes since a mark: replication and its collblobs),
+:mod:`.listener` (SUBSCRIBE/POLL for direct push).
 """
 from __future__ import annotations
 

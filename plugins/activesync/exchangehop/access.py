@@ -6,7 +6,7 @@ connections. Identifiers stay the command layer's: a folder's ServerId is
 its store id as the mailbox server reports it (``repl-uid`` ``rid:f<id>``),
 addressed by its permanent URL (``-FlatUrlSpace-/<id>/``); an item is
 ``<folder id>:<item id>``. Marks are the mailbox's change number; how they
-map to replication collblobs is :mod:`.ledger`'s story.
+map to replication collblobs is told in :mod:`.replication`.
 
 Whatever the back end answers that the call did not ask for becomes a
 :class:`~.client.HopError` (HTTP 500 and event 3005 for the device), except
@@ -40,7 +40,7 @@ from plugins.activesync.backend import (
     SendQuotaExceeded,
     SpecialFolder,
 )
-from plugins.activesync.exchangehop import davxml, ledger
+from plugins.activesync.exchangehop import davxml, ledger, replication
 from plugins.activesync.exchangehop.client import HopResponse, HopSession
 from plugins.activesync.exchangehop.davxml import (
     CHANGE_NUMBER, DISPLAYNAME, FLAG_STATUS, FOLDER_CLASS, HTTPMAIL, MESSAGE_CLASS, MESSAGE_SIZE, PARENTNAME,
@@ -55,7 +55,6 @@ HIDDEN = "NON_IPM_SUBTREE"
 SUBMISSION = "%23%23DavMailSubmissionURI%23%23"
 XML = {"Content-Type": 'text/xml; charset="utf-8"'}
 FREE_NAME_TRIES = 20  # "Name (2)" ... when Deleted Items already has the name
-EXACT_TRIES = 3  # attempts to read a collblob's change number between two equal readings
 
 # The mailbox root names its default folders (urn:schemas:httpmail:inbox...): EAS types 2-11.
 _DEFAULT_FOLDERS = {"inbox": 2, "drafts": 3, "deleteditems": 4, "sentitems": 5, "outbox": 6, "tasks": 7,
@@ -163,7 +162,7 @@ class ExchangeHopAccess(MailboxAccess):
             raise self.session.failure(answer.status, "PROPFIND", url, "the answer names no resource")
         return resources[0]
 
-    def _search(self, url: str, sql: str, *, collblob: str | None = None, headers: dict[str, str] | None = None,
+    def search(self, url: str, sql: str, *, collblob: str | None = None, headers: dict[str, str] | None = None,
                 missing=None) -> tuple[HopResponse, davxml.Multistatus]:
         answer = self.request("SEARCH", url, headers={**XML, **(headers or {})}, body=davxml.search(sql, collblob))
         if answer.status == 404 and missing is not None:
@@ -221,7 +220,8 @@ class ExchangeHopAccess(MailboxAccess):
                               for name, folder_type in _DEFAULT_FOLDERS.items() if root.text(clark(HTTPMAIL, name))}
         return self._specials
 
-    def _mailbox_change_number(self) -> int:
+    def mailbox_change_number(self) -> int:
+        """The mailbox's change number now (``x67a40014`` of the mailbox root)."""
         self._open()
         return int(self._propfind(self.root_url, [CHANGE_NUMBER]).value(CHANGE_NUMBER, 0))
 
@@ -229,7 +229,7 @@ class ExchangeHopAccess(MailboxAccess):
         if self._folders is None:
             specials = self._open()
             select = ", ".join(sql_name(n) for n in (DISPLAYNAME, REPL_UID, PARENTNAME, FOLDER_CLASS))
-            _, answer = self._search(self.root_url, f"SELECT {select} FROM SCOPE('hierarchical traversal of "
+            _, answer = self.search(self.root_url, f"SELECT {select} FROM SCOPE('hierarchical traversal of "
                                                     f"\"{self.root_url}\"')")
             ids = {path_key(r.href): record_id(r.text(REPL_UID), "f") for r in answer.resources}
             root_key = path_key(self.root_url)
@@ -361,64 +361,9 @@ class ExchangeHopAccess(MailboxAccess):
 
     # -- replication: changes since a mark ------------------------------------------------
 
-    def _ledger(self, scope: str) -> ledger.Ledger:
-        found = self.ledgers.get(self.mailbox_id, scope)
-        if not found.loaded:
-            found.merge(self.get_state(ledger.FOLDER, scope))
-        return found
-
     def _replicate(self, scope: str, url: str, traversal: str, mark: int, kind: str, *,
                    record_empty: bool = False) -> tuple[list[int], list[int], list[int], int]:
-        """(added, changed, deleted ids, new mark) after ``mark`` in ``url``'s ``traversal``.
-
-        Replicates from the collblob of ``mark`` (or of the newest older mark,
-        dropping rows not changed after ``mark``; or from nothing, the whole
-        manifest). With changes, the new mark is the exact change number of
-        the answer's collblob: read before and after the SEARCH until both
-        readings agree (or the answer's newest row already has it).
-        """
-        book = self._ledger(scope)
-        found = book.lookup(mark) if mark > 0 else None
-        base_mark, blob = found if found is not None else (0, "")
-        select = f"SELECT {sql_name(REPL_UID)}, {sql_name(CHANGE_NUMBER)} FROM SCOPE('{traversal} traversal of \"{url}\"')"
-        missing = FolderNotFound(f"{url} names no folder") if kind == "i" else None
-
-        def fetch() -> davxml.Multistatus:
-            return self._search(url, select, collblob=blob, missing=missing)[1]
-
-        # A whole manifest nearly always has changes: read the change number around it at once.
-        before = self._mailbox_change_number() if base_mark == 0 and (mark == 0 or record_empty) else None
-        answer = fetch()
-        changes = _sorted_changes(answer, kind, base_mark, mark)
-        if not any(changes) and not record_empty:
-            return [], [], [], mark
-        exact, floor, answer = self._exact_mark(answer, fetch, before)
-        changes = _sorted_changes(answer, kind, base_mark, mark)
-        if exact is None:
-            # Writes kept coming: a mark at or below the collblob's, not recorded. Asked again
-            # from it, the nearest older collblob answers; rows after it may come twice.
-            return (*changes, max(floor, mark))
-        if answer.collblob and book.record(exact, answer.collblob):
-            try:
-                self.put_state(ledger.FOLDER, scope, book.to_json())
-            except MailboxFull:
-                pass  # kept in this process; written with the next mark that fits
-        return (*changes, exact)
-
-    def _exact_mark(self, answer: davxml.Multistatus, fetch,
-                    before: int | None = None) -> tuple[int | None, int, davxml.Multistatus]:
-        """(exact change number of the collblob or None, a change number not above it, the answer used)."""
-        after = self._mailbox_change_number()
-        newest = max((r.value(CHANGE_NUMBER, 0) for r in answer.resources if r.changetype != "delete"), default=-1)
-        if after in (newest, before):  # nothing moved the mailbox between the readings: the collblob is at it
-            return after, after, answer
-        before = newest
-        for _ in range(EXACT_TRIES):
-            before = self._mailbox_change_number()
-            answer = fetch()
-            if self._mailbox_change_number() == before:
-                return before, before, answer
-        return None, before, answer
+        return replication.changes_since(self, scope, url, traversal, mark, kind, record_empty=record_empty)
 
     # -- items ---------------------------------------------------------------------------
 
@@ -442,7 +387,7 @@ class ExchangeHopAccess(MailboxAccess):
         missing = FolderNotFound(f"folder {folder_id} is gone")
         if received_after is None:
             return int(self._propfind(url, [VISIBLE_COUNT], missing=missing).value(VISIBLE_COUNT, 0))
-        answer, _ = self._search(url, self._items_sql(url, received_after, '"DAV:href"'),
+        answer, _ = self.search(url, self._items_sql(url, received_after, '"DAV:href"'),
                                  headers={"Range": "rows=0-0"}, missing=missing)
         total = (answer.header("Content-Range") or "").rpartition("total=")[2]
         if not total.strip():
@@ -454,7 +399,7 @@ class ExchangeHopAccess(MailboxAccess):
         self._watch(folder_id)
         sql = self._items_sql(url, received_after, sql_name(REPL_UID))
         sql += ' ORDER BY "urn:schemas:httpmail:datereceived" DESC'
-        _, answer = self._search(url, sql, missing=FolderNotFound(f"folder {folder_id} is gone"))
+        _, answer = self.search(url, sql, missing=FolderNotFound(f"folder {folder_id} is gone"))
         ids = (record_id(r.text(REPL_UID), "i") for r in answer.resources)
         return [f"{folder_id}:{i}" for i in ids if i is not None]
 
@@ -631,7 +576,7 @@ class ExchangeHopAccess(MailboxAccess):
         answer = self.request("PUT", url, headers={"Content-Type": "message/rfc822",
                                                    "Saveinsent": "t" if save_in_sent else "f"}, body=mime)
         if answer.status == 507:
-            raise SendQuotaExceeded(f"the mailbox server refused the submission with 507 Insufficient Storage")
+            raise SendQuotaExceeded("the mailbox server refused the submission with 507 Insufficient Storage")
         if answer.status == 413:
             raise MessageTooLarge("the mailbox server refused the submission with 413 (MaxMessageSize)")
         if answer.status == 400:
@@ -649,23 +594,3 @@ def _content_class(message_class: str) -> str:
     if message_class.startswith("IPM.StickyNote"):
         return "urn:content-classes:note"
     return "urn:content-classes:message"
-
-
-def _sorted_changes(answer: davxml.Multistatus, kind: str, base_mark: int,
-                    mark: int) -> tuple[list[int], list[int], list[int]]:
-    """Adds, changes and deletions of a replication answer; rows from a collblob older than ``mark``
-    that did not change after it are left out (deletions cannot be dated: they stay)."""
-    added, changed, deleted = [], [], []
-    for row in answer.resources:
-        record = record_id(row.text(REPL_UID), kind)
-        if record is None:
-            continue
-        if row.changetype == "delete":
-            deleted.append(record)
-        elif base_mark < mark and int(row.value(CHANGE_NUMBER, 0)) <= mark:
-            continue
-        elif row.changetype == "change":
-            changed.append(record)
-        else:
-            added.append(record)
-    return added, changed, deleted

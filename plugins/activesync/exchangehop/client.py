@@ -240,6 +240,9 @@ class Pending:
             raise self.session.failure(None, self.method, self.path, f"no answer from the server: {exc}") from exc
         if response.status == 401:
             self.conn.authenticated = False
+        self.conn.http.timeout = REQUEST_TIMEOUT  # back to an ordinary connection for the pool
+        if self.conn.http.sock is not None:
+            self.conn.http.sock.settimeout(REQUEST_TIMEOUT)
         self.session.release(self.conn)
         return response
 

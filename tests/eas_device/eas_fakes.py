@@ -1,9 +1,9 @@
 """Test doubles and fixtures for the device tests: a tiny EAS server, a throwaway PKI.
 
-There is no conftest.py here on purpose: tests/device cannot be a package
-(pytest would name it ``device`` and shadow the real one) and a second
-top-level ``conftest`` module would shadow tests/conftest.py, which other
-test modules import by name. Test modules import the fixtures from here.
+There is no conftest.py here on purpose: a second top-level ``conftest``
+module would shadow tests/conftest.py, which other test modules import by
+name. (The folder is not called ``device``: on sys.path that name would
+shadow the real package.) Test modules import the fixtures from here.
 
 The fake server is stdlib ``http.server`` speaking HTTP/1.1, not WSGI: one
 handler object lives as long as its TCP connection, which is exactly where
