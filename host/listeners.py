@@ -58,6 +58,7 @@ LOOP_TIMEOUT = 0.5
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 log = logging.getLogger(__name__)
+logging.getLogger("easlab.listeners.queue").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,11 @@ class _Dispatcher(ThreadedTaskDispatcher):
     dozen devices starve everyone else, so a task that finds no idle worker
     starts one more, up to the limit.
     """
+
+    # Waitress warns "Task queue depth is N" whenever a task waits for a worker; this pool
+    # starts one instead, so the warning would only be noise. Real trouble (the limit
+    # reached) still shows: the logger passes errors.
+    queue_logger = logging.getLogger("easlab.listeners.queue")
 
     def __init__(self, name: str, max_threads: int) -> None:
         super().__init__()
