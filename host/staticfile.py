@@ -16,7 +16,7 @@ from pathlib import Path
 from webob import Response
 from webob.static import FileApp
 
-from host.errors import ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, HttpError
+from host.errors import ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, HttpError
 from host.hookspecs import hookimpl
 from host.metabase import ACCESS_FLAGS
 from host.scriptmaps import STATIC_FILE, Handler
@@ -42,14 +42,18 @@ def serve_static(environ, start_response):
     if method == "OPTIONS":
         return Response(status=200, headerlist=[("Allow", ", ".join(ALLOWED_VERBS)), ("Public", ", ".join(ALLOWED_VERBS)),
                                                 ("Content-Length", "0")])(environ, start_response)
-    if method not in ("GET", "HEAD"):
-        raise HttpError(405, 0, 0, headers=[("Allow", ", ".join(ALLOWED_VERBS))])
     folder = environ.get("host.content_folder")
     if folder is None:
         raise HttpError(404, 0, ERROR_FILE_NOT_FOUND, detail="This virtual directory has no folder on the lab's C: drive.")
+    path = translate(folder, environ.get("PATH_INFO", ""))
+    # IIS looks for the file before it looks at the verb: a PROPFIND to a vdir that is gone
+    # (MASSYNC's hop after /Exchange was renamed) is a 404, not a 405.
+    if not path.exists():
+        raise HttpError(404, 0, ERROR_FILE_NOT_FOUND if path.parent.is_dir() else ERROR_PATH_NOT_FOUND)
+    if method not in ("GET", "HEAD"):
+        raise HttpError(405, 0, 0, headers=[("Allow", ", ".join(ALLOWED_VERBS))])
     if not vdir.get("AccessFlags") & ACCESS_FLAGS["AccessRead"]:
         raise HttpError(403, 2, ERROR_ACCESS_DENIED)
-    path = translate(folder, environ.get("PATH_INFO", ""))
     if path.is_dir():
         url = environ["host.url"]
         if not url.endswith("/"):

@@ -230,7 +230,8 @@ def mailbox_changed(service, mailbox_id, folder_ids, change_number):
 
 
 @hookimpl
-def host_shutdown(service):
+def host_stopping(service):
+    """Held POLLs answer before the listeners close, instead of holding up the shutdown."""
     table = _SUBSCRIPTIONS.get(service)
     if table is not None:
         table.close()
