@@ -156,7 +156,19 @@ class FolderResource(StoreResource, DAVCollection):
         self.forbid("The store copies items, not folders: COPY each item (BCOPY) instead.")
 
 
-class HiddenRoot(StoreResource, DAVCollection):
+class _FixedProperties:
+    """A resource whose properties never change: they are the class's ``_PROPERTIES``."""
+
+    _PROPERTIES: dict[str, Any] = {}
+
+    def own_property_names(self) -> list[str]:
+        return list(self._PROPERTIES)
+
+    def own_property(self, name: str) -> Any:
+        return self._PROPERTIES[name]
+
+
+class HiddenRoot(_FixedProperties, StoreResource, DAVCollection):
     """``NON_IPM_SUBTREE``: the folders under the mailbox root that users never see."""
 
     @property
@@ -169,12 +181,6 @@ class HiddenRoot(StoreResource, DAVCollection):
         f"{{{DAV}}}isfolder": True,
         f"{{{DAV}}}ishidden": True,
     }
-
-    def own_property_names(self) -> list[str]:
-        return list(self._PROPERTIES)
-
-    def own_property(self, name: str) -> Any:
-        return self._PROPERTIES[name]
 
     def get_member_names(self) -> list[str]:
         return [f.display_name for f in self.ns.children(None, hidden=True)]
@@ -242,7 +248,7 @@ def _create_hidden_folder(opened: OpenedMailbox, folder_path: str) -> None:
     opened.namespace.forget()
 
 
-class Submission(StoreResource, DAVCollection):
+class Submission(_FixedProperties, StoreResource, DAVCollection):
     """``##DavMailSubmissionURI##``: PUT a message here (davex.py) or MOVE a draft here to send it."""
 
     @property
@@ -254,12 +260,6 @@ class Submission(StoreResource, DAVCollection):
         f"{{{DAV}}}isfolder": True,
         f"{{{DAV}}}ishidden": True,
     }
-
-    def own_property_names(self) -> list[str]:
-        return list(self._PROPERTIES)
-
-    def own_property(self, name: str) -> Any:
-        return self._PROPERTIES[name]
 
     def get_member_names(self) -> list[str]:
         return []
