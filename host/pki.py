@@ -153,18 +153,25 @@ class LabPKI:
         return self._role_cert(self._roles(), "root").cert_path.read_bytes()
 
     def all_ca_pem(self) -> bytes:
-        """Every CA the lab knows (both roots and the intermediate).
+        """Every CA the lab knows (both roots and the intermediate)."""
+        return self._ca_pem(("root", "untrusted_root", "intermediate"))
 
-        The TLS layer accepts client certificates from all of them so the
-        handshake completes and the SSL pipeline stage, like IIS 6, judges the
-        issuer itself (403.16) instead of the connection just failing.
+    def client_ca_pem(self) -> bytes:
+        """The two lab roots: the CAs whose client certificates the TLS layer accepts.
+
+        Both roots, so the handshake completes and the SSL pipeline stage,
+        like IIS 6, judges the issuer itself (403.16) instead of the
+        connection just failing; clients send their intermediate with their
+        certificate. Roots only, because OpenSSL completes a server's own chain
+        from this store: with the intermediate in it, a site whose certificate
+        lacks its intermediate would send it anyway and hide that mistake.
         """
+        return self._ca_pem(("root", "untrusted_root"))
+
+    def _ca_pem(self, roles: tuple[str, ...]) -> bytes:
         self.ensure_root()
-        roles = self._roles()
-        return b"".join(
-            self._role_cert(roles, role).cert_path.read_bytes()
-            for role in ("root", "untrusted_root", "intermediate")
-        )
+        known = self._roles()
+        return b"".join(self._role_cert(known, role).cert_path.read_bytes() for role in roles)
 
     def export_root(self, path: Path, encoding: Literal["pem", "der"] = "pem") -> Path:
         """Write the lab root where a device (or AddRootCert) can pick it up."""
@@ -207,12 +214,17 @@ class LabPKI:
         not_before: dt.datetime | None = None,
         not_after: dt.datetime | None = None,
         issuer: Issuer = "lab",
+        send_intermediate: bool = True,
     ) -> IssuedCert:
         """A server (serverAuth) certificate; CN is the first name, SAN holds every name and IP.
 
         Dates in the past or future make expired and not-yet-valid
         certificates; ``"*.contoso.com"`` makes a wildcard certificate;
         ``issuer="untrusted"`` signs with the root no lab trust store holds.
+        ``send_intermediate=False`` leaves the issuing CA out of the chain the
+        site sends, as IIS does when the intermediate is missing from the
+        machine's "Intermediate Certification Authorities" store: a device that
+        knows only the root cannot build the chain.
         """
         if not names and not ips:
             raise ValueError("issue_server: give at least one DNS name or IP address")
@@ -221,7 +233,8 @@ class LabPKI:
         common_name = names[0] if names else str(ips[0])
         subject = _lab_name(common_name)
         return self._issue_leaf(
-            subject, general, ExtendedKeyUsageOID.SERVER_AUTH, days, not_before, not_after, issuer
+            subject, general, ExtendedKeyUsageOID.SERVER_AUTH, days, not_before, not_after, issuer,
+            send_intermediate=send_intermediate,
         )
 
     def issue_client(
@@ -273,6 +286,8 @@ class LabPKI:
         not_before: dt.datetime | None,
         not_after: dt.datetime | None,
         issuer: Issuer,
+        *,
+        send_intermediate: bool = True,
     ) -> IssuedCert:
         signer_role = {"lab": "intermediate", "untrusted": "untrusted_root"}.get(issuer)
         if signer_role is None:
@@ -307,7 +322,7 @@ class LabPKI:
             )
         )
         cert = builder.sign(signer_key, hashes.SHA256())
-        chain_to = signer_cert if issuer == "lab" else None
+        chain_to = signer_cert if issuer == "lab" and send_intermediate else None
         with self._locked():
             return self._write(cert, key, chain_to=chain_to)
 

@@ -204,7 +204,7 @@ class WebService:
         else:
             cert = self.default_server_certificate()
         return TlsSettings(cert_chain_path=cert.chain_path, key_path=cert.key_path,
-                           client_ca_pem=self.pki.all_ca_pem())
+                           client_ca_pem=self.pki.client_ca_pem())
 
     def default_server_certificate(self):
         """The certificate issued on first run for this machine, localhost and the binding IPs."""

@@ -10,7 +10,7 @@ OpenSSL marks server sockets ``SSL_VERIFY_POST_HANDSHAKE`` and the TLS 1.3
 handshake carries no CertificateRequest; ``request_client_certificate()``
 sends one mid-connection and reads the answer.
 
-The TLS layer is given every lab CA (``LabPKI.all_ca_pem()``) and OpenSSL's
+The TLS layer is given both lab roots (``LabPKI.client_ca_pem()``) and OpenSSL's
 ``X509_V_FLAG_NO_CHECK_TIME``, so the SSL pipeline stage, like IIS 6, judges
 issuer and dates itself. What a client gets (verified in tests/test_listeners.py):
 

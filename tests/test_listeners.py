@@ -87,7 +87,7 @@ def client_certs(pki: LabPKI) -> dict[str, IssuedCert]:
 
 
 def settings(pki: LabPKI, cert: IssuedCert) -> TlsSettings:
-    return TlsSettings(cert_chain_path=cert.chain_path, key_path=cert.key_path, client_ca_pem=pki.all_ca_pem())
+    return TlsSettings(cert_chain_path=cert.chain_path, key_path=cert.key_path, client_ca_pem=pki.client_ca_pem())
 
 
 def running(listener: Listener) -> Iterator[Listener]:

@@ -184,3 +184,21 @@ def test_ssl_cert_hash_switches_certificate_without_restart(real_host):
         return x509.load_der_x509_certificate(der).fingerprint(hashes.SHA1()).hex().upper() == thumbprint
 
     assert wait_until(served, 10)
+
+
+def test_certificate_without_the_intermediate_fails_a_device_that_knows_only_the_root(real_host):
+    host = real_host()
+    result = host.run_cli("cert", "issue-server", "mail.contoso.com", "--ip", "127.0.0.1", "--no-intermediate")
+    assert result.returncode == 0, result.stderr
+    host.run_cli("adsutil", "set", "W3SVC/1/SSLCertHash", result.stdout.split()[0])
+
+    def refused():
+        try:
+            get(host.https(), "/")
+        except ssl.SSLCertVerificationError as exc:
+            return "unable to get local issuer certificate" in str(exc)
+        return False
+
+    assert wait_until(refused, 10)
+    host.run_cli("adsutil", "delete", "W3SVC/1/SSLCertHash")
+    assert wait_until(lambda: get(host.https(), "/")[0] == 200, 10)

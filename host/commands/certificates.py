@@ -48,7 +48,8 @@ def run(ctx) -> int:
         return 0
     issuer = "untrusted" if args.untrusted else "lab"
     if args.action == "issue-server":
-        cert = pki.issue_server(args.names, ips=args.ip or (), issuer=issuer, **_dates(args))
+        cert = pki.issue_server(args.names, ips=args.ip or (), issuer=issuer,
+                                send_intermediate=not args.no_intermediate, **_dates(args))
     else:
         cert = pki.issue_client(args.upn, issuer=issuer, **_dates(args))
     _print_cert(ctx, cert)
@@ -66,6 +67,9 @@ def configure(parser) -> None:
     server = sub.add_parser("issue-server", help="issue a server certificate (wildcards like *.contoso.com allowed)")
     server.add_argument("names", nargs="+", help="DNS names; the first is the subject CN")
     server.add_argument("--ip", action="append", help="an IP address for the subject alternative names (repeat)")
+    server.add_argument("--no-intermediate", action="store_true",
+                        help="the site sends the certificate without its issuing CA, as IIS does when the "
+                             "intermediate is missing from the machine's store")
     client = sub.add_parser("issue-client", help="issue a user certificate (UPN in the SAN, as AD CS does)")
     client.add_argument("upn", help="e.g. alice@contoso.com")
     for p in (server, client):
