@@ -13,10 +13,18 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
+from lxml import etree
+
 from plugins.activesync.backend import FolderInfo
 from plugins.activesync.context import CommandContext
+from plugins.activesync.wbxml import element
 
 STATE = "FolderSync"
+
+
+def status_answer(root: str, status: int) -> etree._Element:
+    """The answer FolderCreate/FolderUpdate/FolderDelete give with only a Status (MS-ASCMD 2.2.3.177)."""
+    return element(root, None, element("FolderHierarchy:Status", str(status)))
 
 
 def new_key(generation: str, counter: int) -> str:

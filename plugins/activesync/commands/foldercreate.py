@@ -20,7 +20,7 @@ USER_TYPES = {1, 12, 13, 14, 15, 16, 17}
 
 
 def _status(status: int) -> etree._Element:
-    return element(ROOT, None, element("FolderHierarchy:Status", str(status)))
+    return hierarchy.status_answer(ROOT, status)
 
 
 def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element:

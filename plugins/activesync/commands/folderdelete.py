@@ -20,7 +20,7 @@ FH = "{FolderHierarchy}"
 
 
 def _status(status: int) -> etree._Element:
-    return element(ROOT, None, element("FolderHierarchy:Status", str(status)))
+    return hierarchy.status_answer(ROOT, status)
 
 
 def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element:
