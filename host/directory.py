@@ -22,6 +22,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -186,16 +187,23 @@ def _lct(timestamp: int) -> str:
 class Directory:
     """The directory database in ``data_dir/directory.db`` and the NTLM credential file beside it.
 
-    Each call opens its own SQLite connection, so one instance may be shared by
-    the host's worker threads; WAL and ``BEGIN IMMEDIATE`` let another process
-    (the CLI) read and write at the same time.
+    One instance may be shared by the host's worker threads: a write opens its
+    own SQLite connection, a read borrows an idle one (every request looks a
+    user up, often twice, and opening a connection costs more than the
+    query); WAL and ``BEGIN IMMEDIATE`` let another process (the CLI) read and
+    write at the same time, and each read is its own transaction, so it sees
+    what the CLI committed.
     """
+
+    MAX_IDLE_READERS = 8
 
     def __init__(self, data_dir: Path, default_home_server: str) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.path = self.data_dir / "directory.db"
         self.ntlm_user_file = self.data_dir / "ntlm_users"
         self.default_home_server = default_home_server
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._readers_guard = threading.Lock()
 
     @classmethod
     def open(
@@ -398,13 +406,25 @@ class Directory:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: one consistent snapshot for multi-query reads."""
-        with closing(self._connect()) as db:
+        """A read transaction: one consistent snapshot for multi-query reads, on an idle connection."""
+        with self._readers_guard:
+            db = self._idle_readers.pop() if self._idle_readers else None
+        if db is None:
+            db = self._connect()
+        try:
             db.execute("BEGIN")
             try:
                 yield db
             finally:
                 db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        with self._readers_guard:
+            if len(self._idle_readers) < self.MAX_IDLE_READERS:
+                self._idle_readers.append(db)
+                return
+        db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -154,16 +154,35 @@ class _HttpTask(WSGITask):
         environ["host.connection"] = self.channel.connection_state
         return environ
 
+    _bodiless_keep_alive = False
+
     def build_response_header(self) -> bytes:
         """Waitress capitalises header names (``Ms-Asprotocolversions``); send them as the app spelled
-        them (``MS-ASProtocolVersions``), as IIS does: some devices compare them case-sensitively."""
+        them (``MS-ASProtocolVersions``), as IIS does: some devices compare them case-sensitively.
+
+        Waitress also closes an HTTP/1.1 connection after any answer without
+        Content-Length, 204 and 304 included, although those end at their
+        headers (RFC 9112 6.3). IIS keeps such connections open; so do we, or
+        every NTLM client (MASSYNC's hop after a DELETE or a state PUT) would
+        have to log on again.
+        """
         spelled = {name.lower(): name for name, _value in self.response_headers}
-        first, *lines = super().build_response_header().decode("latin-1")[:-4].split("\r\n")
+        self._bodiless_keep_alive = (not self.has_body and self.version == "1.1"
+                                     and self.request.headers.get("CONNECTION", "").lower() != "close")
+        try:
+            header = super().build_response_header()
+        finally:
+            self._bodiless_keep_alive = False
+        first, *lines = header.decode("latin-1")[:-4].split("\r\n")
         restored = []
         for line in lines:
             name, sep, value = line.partition(": ")
             restored.append(spelled.get(name.lower(), name) + sep + value)
         return ("\r\n".join([first, *restored]) + "\r\n\r\n").encode("latin-1")
+
+    def set_close_on_finish(self) -> None:
+        if not self._bodiless_keep_alive:
+            super().set_close_on_finish()
 
 
 class _HttpChannel(HTTPChannel):

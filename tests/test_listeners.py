@@ -468,3 +468,26 @@ def test_http_keeps_header_names_as_the_app_spells_them() -> None:
                 head += chunk
     assert b"\r\nMS-ASProtocolVersions: 2.5\r\n" in head and b"\r\nX-MS-PolicyKey: 1\r\n" in head
     assert b"\r\nServer: Microsoft-IIS/6.0\r\n" in head
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_http_keeps_the_connection_open_after_an_answer_without_body(status: str) -> None:
+    """A 204 ends at its headers: the next request (an NTLM client's, logged on) uses the same connection."""
+    def app(environ, start_response):
+        start_response(status if environ["PATH_INFO"] == "/first" else "200 OK", [])
+        return [b"" if environ["PATH_INFO"] == "/first" else environ["host.connection"].__class__.__name__.encode()]
+
+    with contextmanager(running)(make_listener(Endpoint("http", "127.0.0.1", 0), app)) as listener:
+        conn = http.client.HTTPConnection("127.0.0.1", listener.endpoint.port, timeout=10)
+        try:
+            conn.request("DELETE", "/first")
+            first = conn.getresponse()
+            first.read()
+            socket_after_first = conn.sock
+            assert first.status == int(status[:3]) and first.getheader("Connection") is None
+            conn.request("GET", "/second")
+            second = conn.getresponse()
+            assert second.status == 200 and second.read() == b"ConnectionState"
+            assert conn.sock is socket_after_first  # not reconnected
+        finally:
+            conn.close()

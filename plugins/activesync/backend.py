@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from plugins.owa.mailbox import NewItem
 
@@ -207,6 +207,10 @@ class MailboxAccess(ABC):
 
     @abstractmethod
     def get_mime(self, server_id: str) -> bytes: ...
+
+    def prefetch(self, server_ids: Sequence[str]) -> None:
+        """A hint: these items are about to be read (a Sync window). A backend whose every read is a
+        round trip reads them in one go here, and ``get_item`` answers from that; the default does nothing."""
 
     @abstractmethod
     def add_item(self, folder_id: str, item: NewItem) -> str:

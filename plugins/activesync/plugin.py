@@ -13,6 +13,7 @@ from host import hookimpl
 from host.metabase import ConversionError, Property, parse_metabase_path
 from host.regfile import RegType
 from host.scriptmaps import Handler
+from plugins.owa.mailboxes import visible_changes
 
 MASSYNC_PARAMETERS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MasSync\Parameters"
 EXCHANGE_SETUP = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Exchange\Setup"
@@ -80,8 +81,9 @@ def register_cli_commands():
 
 @hookimpl
 def mailbox_changed(service, mailbox_id, folder_ids, change_number):
+    """Wake the mailbox's held requests, unless the commit only wrote sync state (another device's)."""
     hub = _hubs.get(service)
-    if hub is not None:
+    if hub is not None and hub.listens_to(mailbox_id) and visible_changes(service.mailstore, mailbox_id, folder_ids):
         hub.notify(mailbox_id)
 
 

@@ -1,8 +1,8 @@
 """Direct push plumbing: the store's change notification wakes held requests.
 
 The store calls ``mailbox_changed`` after every commit (in the committing
-thread); :meth:`PushHub.notify` sets the event of every listener on that
-mailbox. A held Ping or Sync (Wait) sleeps in ``Event.wait`` on its own
+thread); unless the commit touched only hidden folders (sync state),
+:meth:`PushHub.notify` sets the event of every listener on that mailbox. A held Ping or Sync (Wait) sleeps in ``Event.wait`` on its own
 worker thread: no polling, and nothing is missed between registering and
 waiting because the event stays set. ``shutdown`` wakes everyone so the
 listeners' threads can be joined when the host stops.
@@ -27,6 +27,11 @@ class PushHub:
                 listener.event.set()
             self._listeners.setdefault(mailbox_id, set()).add(listener)
         return listener
+
+    def listens_to(self, mailbox_id: str) -> bool:
+        """Whether a held request waits on this mailbox (else a commit needs no closer look)."""
+        with self._lock:
+            return mailbox_id in self._listeners
 
     def notify(self, mailbox_id: str) -> None:
         with self._lock:

@@ -13,7 +13,9 @@ this handler then
 3. opens it as the authenticated user, who may open only their own (403),
 4. serves the request: the standard WebDAV methods through WsgiDAV over the
    store (:mod:`plugins.owa.webdav.provider`), Exchange's own methods
-   (SEARCH, B*, SUBSCRIBE/POLL/UNSUBSCRIBE, mail submission) beside it.
+   (SEARCH, B*, SUBSCRIBE/POLL/UNSUBSCRIBE, mail submission) and its
+   extensions of standard ones (a PROPPATCH that creates an item, a MKCOL
+   body with the folder class) beside it.
 
 MASSYNC reads and writes mailboxes only through here, over HTTP with NTLM,
 so every failure it meets is one this handler really produced.
@@ -32,7 +34,7 @@ from host.errors import ERROR_PATH_NOT_FOUND, HttpError
 from host.hookspecs import hookimpl
 from host.scriptmaps import Handler
 from plugins.owa import pages
-from plugins.owa.mailboxes import ensure_mailbox
+from plugins.owa.mailboxes import ensure_mailbox, visible_changes
 from plugins.owa.namespace import (
     Kind, Location, MailboxNamespace, OpenedMailbox, check_access, mailbox_owner,
     quote_segment, served_domain, url_segments,
@@ -40,6 +42,8 @@ from plugins.owa.namespace import (
 from plugins.owa.webdav import mailsubmission
 from plugins.owa.webdav.answers import Answer, phrase, read_body
 from plugins.owa.webdav.batch import ROOT_ELEMENTS, handle_batch
+from plugins.owa.webdav.creation import handle_create
+from plugins.owa.webdav.folders import take_mkcol_body
 from plugins.owa.webdav.notification import handle_poll, handle_subscribe, handle_unsubscribe
 from plugins.owa.webdav.provider import dav_application
 from plugins.owa.webdav.resource import LOCATION, OPENED, store_errors
@@ -55,7 +59,7 @@ WSGIDAV_METHODS = frozenset({"PROPFIND", "PROPPATCH", "GET", "HEAD", "PUT", "DEL
 EXCHANGE_METHODS = frozenset({"SEARCH", "SUBSCRIBE", "POLL", "UNSUBSCRIBE", *ROOT_ELEMENTS})
 # What OPTIONS announces: exactly the verbs this handler serves.
 ALLOW = ("OPTIONS, GET, HEAD, PUT, POST, DELETE, COPY, MOVE, MKCOL, PROPFIND, PROPPATCH, LOCK, UNLOCK, "
-         "SEARCH, SUBSCRIBE, UNSUBSCRIBE, POLL, BDELETE, BCOPY, BMOVE, BPROPPATCH")
+         "SEARCH, SUBSCRIBE, UNSUBSCRIBE, POLL, BDELETE, BCOPY, BMOVE, BPROPFIND, BPROPPATCH")
 
 # The subscription table of each running service, for the mailbox_changed and shutdown hooks.
 _SUBSCRIPTIONS: WeakKeyDictionary = WeakKeyDictionary()
@@ -86,6 +90,11 @@ class DavexApplication:
             if target is None:
                 raise HttpError(404, 0, ERROR_PATH_NOT_FOUND)
             return self._send(start_response, self._exchange_method(environ, method, opened, target, segments))
+        if method == "PROPPATCH" and target is None and not environ.get("PATH_INFO", "").endswith("/"):
+            with _as_http_errors():  # Exchange's PROPPATCH that creates an item; WsgiDAV would answer 404
+                return self._send(start_response, handle_create(environ, opened, segments))
+        if method == "MKCOL":
+            take_mkcol_body(environ)
         if method in WSGIDAV_METHODS:
             return self._wsgidav(environ, start_response, opened)
         raise HttpError(501, 0, 0, headers=[("Allow", ALLOW)],
@@ -185,7 +194,8 @@ def _share_relative(environ, opened: OpenedMailbox) -> str:
 
     Exchange refused a Destination on another server or outside its vdir
     with 502 Bad Gateway; WsgiDAV would compare it to a mount path fixed at
-    start-up, but the vdir here is whatever name the request used.
+    start-up, but the vdir here is whatever name the request used. A
+    folder's permanent URL is given as its path, which WsgiDAV can check.
     """
     destination = environ["HTTP_DESTINATION"]
     netloc = urlsplit(destination).netloc if "://" in destination else ""
@@ -194,7 +204,7 @@ def _share_relative(environ, opened: OpenedMailbox) -> str:
     segments = opened.segments_of(destination)
     if segments is None:
         raise HttpError(502, 0, 0, detail="The Destination is outside this virtual directory.")
-    path = "/" + "/".join(quote_segment(s) for s in segments)
+    path = "/" + "/".join(quote_segment(s) for s in opened.path_form(segments))
     return path + "/" if urlsplit(destination).path.endswith("/") and segments else path
 
 
@@ -225,8 +235,8 @@ def register_handlers():
 @hookimpl
 def mailbox_changed(service, mailbox_id, folder_ids, change_number):
     table = _SUBSCRIPTIONS.get(service)
-    if table is not None:
-        table.changed(mailbox_id, folder_ids)
+    if table is not None and table.watches(mailbox_id):
+        table.changed(mailbox_id, folder_ids, visible=visible_changes(service.mailstore, mailbox_id, folder_ids))
 
 
 @hookimpl

@@ -32,3 +32,17 @@ def provision_mailbox(store: MailboxStore, user: User) -> tuple[Mailbox, bool]:
 def ensure_mailbox(service, user: User) -> str:
     """The id of ``user``'s mailbox in the service's store, creating it on first use."""
     return provision_mailbox(service.mailstore, user)[0].id
+
+
+def visible_changes(store: MailboxStore, mailbox_id: str, folder_ids) -> frozenset[int]:
+    """The folders of a commit that a user sees (``mailbox_changed`` reports every folder it touched).
+
+    A commit that wrote only sync state or a partnership (hidden folders
+    under the mailbox root) changed nothing a waiting device or a folder
+    subscription waits for; with a thousand devices on one server, waking
+    every held Ping for each of their state writes would keep the server
+    busy waking them. A folder deleted by the commit is no longer listed and
+    so counts as visible.
+    """
+    hidden = {folder.id for folder in store.folders(mailbox_id, include_hidden=True) if folder.hidden}
+    return frozenset(folder_id for folder_id in folder_ids if folder_id not in hidden)

@@ -278,6 +278,21 @@ class MailboxNamespace:
             return None
         return self._item_in(folder, segments[-1])
 
+    def path_form(self, segments: Sequence[str]) -> list[str]:
+        """The segments with a folder's permanent URL (``-FlatUrlSpace-/<id>/...``) spelled as its path.
+
+        A permanent URL names the same folder as its path, but
+        ``-FlatUrlSpace-`` itself names no collection, so a MOVE or COPY
+        whose Destination is a folder's permanent URL would fail WsgiDAV's
+        check that the destination's parent is a collection (RFC 4918
+        9.8.5/9.9.4: 409). Exchange took such Destinations.
+        """
+        if len(segments) >= 2 and segments[0].casefold() == FLAT_URL_SPACE.casefold():
+            found = self._locate_flat(segments[1:2])
+            if found is not None:
+                return [*self.folder_segments(found.folder), *segments[2:]]
+        return list(segments)
+
     def _locate_flat(self, segments: Sequence[str]) -> Location | None:
         if not segments or not segments[0].isdigit() or len(segments) > 2:
             return None
@@ -348,3 +363,10 @@ class OpenedMailbox:
     def segments_of(self, href: str) -> list[str] | None:
         """Vdir-relative segments of an href or absolute URL; None when outside the vdir."""
         return unquoted_path(href, self.vdir)
+
+    def path_form(self, segments: Sequence[str]) -> list[str]:
+        """Vdir-relative segments with a permanent folder URL spelled as the folder's path
+        (:meth:`MailboxNamespace.path_form`); segments outside this mailbox stay as they are."""
+        if not segments or segments[0].casefold() != self.segment.casefold():
+            return list(segments)
+        return [segments[0], *self.namespace.path_form(segments[1:])]

@@ -117,6 +117,7 @@ class SQLiteMailboxStore(MailboxStore):
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._callbacks: list[CommitCallback] = []
         self._closed = False
@@ -162,17 +163,26 @@ class SQLiteMailboxStore(MailboxStore):
 
     @contextmanager
     def _writing(self, mailbox_id: str | None) -> Iterator[_Write]:
+        """One write transaction; the process's writers take turns on a lock before SQLite's.
+
+        SQLite lets one writer in at a time and makes the others retry after
+        sleeps of up to 100 ms (its busy handler). A thousand devices writing
+        their sync state at once would spend seconds asleep that way; queued
+        on a lock they follow each other at once. Other processes (the CLI)
+        still meet at SQLite's lock.
+        """
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            write = _Write(conn, mailbox_id)
-            yield write
-            write.flush()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        with self._writer:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                write = _Write(conn, mailbox_id)
+                yield write
+                write.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         if write.changed and write.mailbox_id is not None:
             self._notify(write.mailbox_id, frozenset(write.folders), write.change_number)
 

@@ -1,9 +1,11 @@
-"""Direct push in the Exchange 2003 persona: Ping waits on WebDAV SUBSCRIBE/POLL over the hop.
+"""Direct push in the Exchange 2003 persona: Ping waits on WebDAV SUBSCRIBE, UDP NOTIFY and POLL over the hop.
 
-The device's Ping is held by MASSYNC; MASSYNC's own POLLs are held by the
-mailbox server (/Exchange) until the store commits a change to a watched
-folder. A message delivered by SMTP must wake the Ping within about a second,
-and nothing (POLL, connection, thread) may stay behind when the Ping ends.
+The device's Ping is held by MASSYNC; MASSYNC subscribes to the watched
+folders on the mailbox server (/Exchange) with a ``Call-Back``, and the
+store's NOTIFY datagram wakes it when a commit touches one; a POLL then
+confirms. Nothing is held on the mailbox server meanwhile. A message
+delivered by SMTP must wake the Ping within about a second, and nothing
+(subscription, connection, thread) may stay behind when the Ping ends.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 from host.regfile import RegType
 from plugins.activesync.exchangehop import listener as hop_listener
 from plugins.activesync.plugin import MASSYNC_PARAMETERS
+from plugins.owa import davex
 
 from .conftest import free_port, w3c_rows
 
@@ -63,7 +66,11 @@ def test_ping_through_the_hop_wakes_within_a_second_of_an_smtp_delivery(real_eas
         while not any(r["cs-method"] == "SUBSCRIBE" for r in w3c_rows(lab.service)) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)
-        assert "answer" not in result and _held(lab) == 1  # held, on the hop's POLLs
+        assert "answer" not in result and _held(lab) == 1  # held, waiting for a NOTIFY
+        call_backs = [s.call_back for box in davex._SUBSCRIPTIONS[lab.service]._mailboxes.values()
+                      for s in box.subscriptions.values()]
+        assert len(call_backs) == 2 and all(c is not None and c.address[0] == "127.0.0.1" for c in call_backs)
+        assert not any(r["cs-method"] == "POLL" for r in w3c_rows(lab.service))  # no POLL before a NOTIFY
         sent = time.monotonic()
         _send_by_smtp(smtp_port, "Pushed over the hop")
     finally:
@@ -85,12 +92,14 @@ def test_ping_through_the_hop_wakes_within_a_second_of_an_smtp_delivery(real_eas
 def test_a_ping_over_the_hop_expires_with_status_1_and_leaves_nothing_held(real_eas):
     lab = real_eas(PERSONA, (MASSYNC_PARAMETERS, "MinHeartbeatInterval", DWORD, 1))
     device, inbox = _ready(lab, "PUSH2")
+    assert device.ping(1, [(inbox, "Email")]).text("ping:Status") == "1"  # opens the host's one NOTIFY port
     threads_before = threading.active_count()
     began = time.monotonic()
     answer = device.ping(2, [(inbox, "Email")])
     assert answer.text("ping:Status") == "1" and 1.9 < time.monotonic() - began < 10
     assert _held(lab) == 0
-    assert threading.active_count() <= threads_before  # no thread of MASSYNC's own per held POLL
+    assert threading.active_count() <= threads_before  # no thread of MASSYNC's own per held Ping
+    assert not any(box.subscriptions for box in davex._SUBSCRIPTIONS[lab.service]._mailboxes.values())
 
 
 def test_changes_in_the_watched_folder_between_two_waits_are_not_lost(real_eas):

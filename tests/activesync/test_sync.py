@@ -286,3 +286,28 @@ def test_a_sync_while_another_request_holds_the_device_state_is_16(eas_lab, monk
     finally:
         release.set()
         holder.join(5)
+
+
+def test_a_sync_carrying_only_device_changes_answers_with_a_new_key(eas_lab):
+    """Applied device changes move the collection to a new SyncKey (MS-ASCMD 2.2.3.181.4, example
+    4.23.4), even when each succeeded silently (2.2.3.24); only a Sync without changes may get the
+    empty 200 (4.5.10). Found with pyactivesync, whose read/flag/delete calls broke on the empty body."""
+    lab = eas_lab("Exchange 2016")
+    read, doomed = lab.deliver("read me"), lab.deliver("delete me")
+    device, folders = _ready(lab, "16.1")
+    inbox = device.folder_id(folders, 2)
+    key = _col(device.sync(inbox, _start(device, inbox)), "SyncKey")
+    commands = [el("AirSync:Change", None, el("AirSync:ServerId", f"{inbox}:{read}"),
+                   el("AirSync:ApplicationData", None, el("Email:Read", "1"))),
+                el("AirSync:Delete", None, el("AirSync:ServerId", f"{inbox}:{doomed}"))]
+    answer = device.sync(inbox, key, commands=commands, get_changes=False)
+    new_key = _col(answer, "SyncKey")
+    assert answer.body != b"" and _col(answer, "Status") == "1" and new_key not in (None, key)
+    assert answer.find(".//as:Responses") is None  # success is silent
+    assert lab.store.get_item(lab.mailbox, read).read
+    inbox_now = lab.store.list_items(lab.mailbox, lab.folder(FolderType.INBOX).id)
+    assert [i.subject for i in inbox_now] == ["read me"]
+
+    again = device.sync(inbox, key, commands=commands, get_changes=False)  # the answer was lost on the way
+    assert _col(again, "SyncKey") == new_key and again.find(".//as:Responses") is None  # not applied twice
+    assert device.sync(inbox, new_key).body == b""  # the new key works; nothing else happened

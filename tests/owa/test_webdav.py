@@ -6,6 +6,7 @@ mailbox store is the real SQLite store in the test's data directory.
 from __future__ import annotations
 
 import base64
+import socket
 import threading
 import time
 from importlib import metadata
@@ -324,6 +325,23 @@ def batch(root: str, *names: str, extra: str = "") -> str:
             f"<a:target>{targets}</a:target>{extra}</a:{root}>")
 
 
+def test_bpropfind_answers_each_target_as_propfind_would(box):
+    one, two = box.deliver("One"), box.deliver("Two")
+    names = [f"One-{one.id}.EML", f"/exchange/alice/-FlatUrlSpace-/{box.folder(FolderType.INBOX).id}/{two.id}.EML",
+             "Nothing-999999.EML"]
+    asked = "<a:prop><d:subject/><d:nosuchproperty/></a:prop>"
+    answer = box.dav("BPROPFIND", "/exchange/alice/Inbox/", batch("propfind", *names, extra=asked))
+    assert answer.status_int == 207
+    found = {}
+    for response in etree.fromstring(answer.body).findall("a:response", NS):
+        subject = response.find("a:propstat/a:prop/d:subject", {**NS, "d": "urn:schemas:httpmail:"})
+        found[response.findtext("a:href", namespaces=NS)] = (
+            subject.text if subject is not None else response.findtext("a:status", namespaces=NS))
+    assert sorted(v for v in found.values()) == ["HTTP/1.1 404 Not Found", "One", "Two"]
+    missing = box.dav("BPROPFIND", "/exchange/alice/Inbox/", batch("propfind", names[0], extra=asked)).body
+    assert b"HTTP/1.1 404 Not Found" in missing  # the unknown property, in its own propstat
+
+
 def test_bproppatch_bcopy_bmove_and_bdelete_act_on_every_target(box):
     one, two = box.deliver("One"), box.deliver("Two")
     names = [f"One-{one.id}.EML", f"Two-{two.id}.EML"]
@@ -421,6 +439,29 @@ def test_poll_waits_for_a_delivery_and_wakes_within_a_second(box):
     assert tree.findtext("a:response/n:subscriptionID/n:li", namespaces=NS) == subscription
     assert box.dav("UNSUBSCRIBE", "/exchange/alice/Inbox/", Subscription_id=subscription).status_int == 200
     assert box.dav("POLL", "/exchange/alice/Inbox/", Subscription_id=subscription).status_int == 412
+
+
+def test_a_call_back_subscription_gets_a_notify_datagram_then_polls(box):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(5)
+        call_back = f"httpu://127.0.0.1:{udp.getsockname()[1]}/lab"
+        subscribed = box.dav("SUBSCRIBE", "/exchange/alice/Inbox/", Notification_type="update", Call_Back=call_back)
+        assert subscribed.status_int == 200
+        subscription = subscribed.headers["Subscription-id"]
+        box.deliver("Wake up")
+        datagram, _ = udp.recvfrom(2048)
+    request_line, *headers = datagram.decode("ascii").split("\r\n")
+    assert request_line == f"NOTIFY {call_back} HTTP/1.1"
+    assert f"Subscription-id: {subscription}" in headers
+    polled = box.dav("POLL", "/exchange/alice/Inbox/", Subscription_id=subscription)
+    assert b"HTTP/1.1 200 OK" in polled.body
+
+
+@pytest.mark.parametrize("call_back", ["httpu://192.0.2.7:5000/", "http://127.0.0.1:5000/", "httpu://127.0.0.1/"])
+def test_a_call_back_must_be_httpu_to_the_subscriber_itself(box, call_back):
+    answer = box.dav("SUBSCRIBE", "/exchange/alice/Inbox/", Notification_type="update", Call_Back=call_back)
+    assert answer.status_int == 400 and b"Call-Back" in answer.body
 
 
 def test_a_newmember_subscription_ignores_changes_to_existing_items(box):

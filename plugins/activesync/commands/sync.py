@@ -11,16 +11,25 @@ request without a cached one, 14 Wait/HeartbeatInterval out of range (with
 Limit). From 12.1 an empty or Partial request reuses the cached last one,
 Wait/HeartbeatInterval hold the request until a change (like Ping), and an
 answer with nothing in it is an empty 200 (MS-ASCMD 2.2.1.21, 3.2.5.1.1).
+
+FilterType (MS-ASCMD 2.2.3.68.2; 2.2.3.67 in older editions) is a window the
+server keeps the device's items in: when the device widens it, the items now
+inside come as Adds; when it narrows it, or an item the device holds ages
+out of it, that item goes with SoftDelete (2.2.3.172; 2.2.3.162 in older
+editions) and stays in the mailbox. A request without Options keeps the
+FilterType it was synced with ("sticky options", 2.2.3.125.6).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 
 from lxml import etree
 
 from plugins.activesync import items, syncstate
-from plugins.activesync.backend import FolderNotFound, ItemNotFound, MailboxFull
+from plugins.activesync.backend import FolderNotFound, ItemNotFound, MailboxFull, MailboxItem
 from plugins.activesync.context import CommandContext
 from plugins.activesync.items.options import ItemOptions, OptionsError, parse_options
 from plugins.activesync.personas import V12_0, V12_1, V14_0
@@ -35,6 +44,30 @@ DEFAULT_WINDOW = 100
 MAX_WINDOW = 512
 WAIT_MINUTES = (1, 59)  # MS-ASCMD 2.2.3.195 Wait
 HEARTBEAT_SECONDS = (60, 3540)  # MS-ASCMD 2.2.3.86.2 HeartbeatInterval
+INCOMPLETE_TASKS = 8  # MS-ASCMD 2.2.3.68.2: the Tasks filter besides 0
+
+
+def now() -> datetime:
+    """The clock the FilterType window moves with (tests move it to age items out)."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Which items a FilterType lets onto the device (MS-ASCMD 2.2.3.68.2)."""
+
+    filter_type: int
+    cutoff: datetime | None  # received before it: outside
+    incomplete_tasks: bool  # Tasks with FilterType 8: completed tasks are outside
+
+    @property
+    def everything(self) -> bool:
+        return self.cutoff is None and not self.incomplete_tasks
+
+    def admits(self, item: MailboxItem) -> bool:
+        if self.cutoff is not None and item.date_received < self.cutoff:
+            return False
+        return not (self.incomplete_tasks and item.properties.get("complete"))
 
 
 def _status(status: int, *extra: etree._Element) -> etree._Element:
@@ -74,10 +107,12 @@ class _Collection:
     commands: list[etree._Element] = field(default_factory=list)
     responses: list[etree._Element] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
+    key_due: bool = False  # the device must learn the new key even without items to send
 
     @property
     def reportable(self) -> bool:
-        return self.status != 1 or bool(self.commands) or not self.batch.empty or self.key == "0"
+        return (self.status != 1 or bool(self.commands) or not self.batch.empty or self.key == "0"
+                or self.key_due)
 
     # -- the steps ---------------------------------------------------------------
 
@@ -109,7 +144,8 @@ class _Collection:
         state = self.state
         if state is not None and self.key == state.previous_key:
             self.batch = state.previous_batch()  # a retry: the same answer again
-            self._render(self.batch)
+            self.key_due = True  # the device lost the answer, so the key it carried too
+            self._answer(self.batch)
             return
         if state is None or self.key != state.key:
             self.status = 3
@@ -118,7 +154,12 @@ class _Collection:
         if state.primed:
             self._merge()  # first, so a device's Change can meet a server change (Conflict)
         commands = self.request.find(f"{AS}Commands")
-        if commands is not None:
+        if commands is not None and len(commands):
+            # Applied device changes move the collection to a new SyncKey, which the
+            # answer carries even when every change succeeded silently (MS-ASCMD
+            # 2.2.3.181.4, example 4.23.4); only a request without changes may get
+            # the empty answer (MS-ASCMD 4.5.10).
+            self.key_due = True
             for command in commands:
                 responses.append(self._client_command(command))
             if state.primed:
@@ -129,10 +170,10 @@ class _Collection:
                 self._prime()
             self._take(batch, min(self.window, budget))
         self.batch = batch
-        if not batch.empty:
+        if not batch.empty or self.key_due:
             state.advance(batch)
             self.dirty = True
-        self._render(batch)
+        self._answer(batch)
 
     def poll_again(self, budget: int) -> None:
         """After a wake-up: fold in new server changes and take a batch if any."""
@@ -146,7 +187,7 @@ class _Collection:
                 self.batch = batch
                 self.state.advance(batch)
                 self.dirty = True
-                self._render(batch)
+                self._answer(batch)
 
     def save(self) -> None:
         if self.dirty and self.state is not None:
@@ -162,40 +203,142 @@ class _Collection:
 
     def _prime(self) -> None:
         """The first GetChanges: every item in the FilterType window, newest first."""
-        backend = self.ctx.backend
-        delta = backend.item_changes(self.collection_id, 0)
-        present = set(delta.added)
-        ordered = [i for i in backend.list_item_ids(self.collection_id, self.options.cutoff()) if i in present]
-        state = self.state
-        state.pending_add, state.pending_change, state.pending_delete = ordered, [], []
-        state.mark, state.primed = delta.mark, True
+        self.state.mark = self.ctx.backend.item_changes(self.collection_id, 0).mark  # before the listing
+        self._rewindow(self._window())
+        self.state.primed = True
         self.dirty = True
 
     def _take(self, batch: Batch, budget: int) -> None:
+        """Move up to ``budget`` server changes into ``batch``, the FilterType window brought up to date first."""
         state = self.state
-        while state.pending_delete and budget > 0:
-            batch.delete.append(state.pending_delete.pop(0))
-            budget -= 1
-        while state.pending_change and budget > 0:
-            batch.change.append(state.pending_change.pop(0))
-            budget -= 1
-        cutoff = self.options.cutoff()
-        taken = 0
-        for server_id in state.pending_add:
+        window = self._window()
+        if self._window_moved(window):
+            self._rewindow(window)
+            self.dirty = True
+        budget = self._drain(state.pending_delete, budget, lambda i: self._remove(batch.delete, i))
+        budget = self._drain(state.pending_soft_delete, budget, lambda i: self._remove(batch.soft_delete, i))
+        reads = not window.everything  # each candidate's date is read: in one go where that is cheaper
+        budget = self._drain(state.pending_change, budget, lambda i: self._change(batch, window, i), reads)
+        self._drain(state.pending_add, budget, lambda i: self._add(batch, window, i), reads)
+        batch.more = state.has_pending
+
+    def _drain(self, queue: list[str], budget: int, place: Callable[[str], bool], reads: bool = False) -> int:
+        """Offer ids from the front of ``queue`` to ``place`` (True: it took a slot) until ``budget`` is spent."""
+        if reads:
+            self.ctx.backend.prefetch(queue[:budget])
+        offered = 0
+        for server_id in queue:
             if budget <= 0:
                 break
-            taken += 1
-            if cutoff is not None:
+            offered += 1
+            if place(server_id):
+                budget -= 1
+        if offered:
+            del queue[:offered]
+            self.dirty = True
+        return budget
+
+    def _remove(self, commands: list[str], server_id: str) -> bool:
+        """A Delete or SoftDelete, for an item the device has: it never heard of the others."""
+        if server_id not in self.state.held:
+            return False
+        self.state.held.discard(server_id)
+        commands.append(server_id)
+        return True
+
+    def _change(self, batch: Batch, window: _Window, server_id: str) -> bool:
+        """A server change; it can move the item across the window (a task completed under FilterType 8)."""
+        inside, item = self._weigh(server_id, window)
+        if server_id in self.state.held:
+            if inside:
+                batch.change.append(server_id)
+                return True
+            return self._remove(batch.soft_delete, server_id)
+        return inside and self._send(batch, server_id, item)
+
+    def _add(self, batch: Batch, window: _Window, server_id: str) -> bool:
+        inside, item = self._weigh(server_id, window)
+        return inside and self._send(batch, server_id, item)
+
+    def _send(self, batch: Batch, server_id: str, item: MailboxItem | None) -> bool:
+        """An Add: the device holds the item from now on (``item``, if it was read, dates it)."""
+        batch.add.append(server_id)
+        self.state.hold(server_id, item.date_received if item is not None else None)
+        return True
+
+    # -- the FilterType window -----------------------------------------------------
+
+    def _window(self) -> _Window:
+        """This request's window; without Options, the FilterType synced with (MS-ASCMD 2.2.3.125.6)."""
+        filter_type = self.options.filter_type
+        if self.request.find(f"{AS}Options") is None and self.state.filter_type is not None:
+            filter_type = self.state.filter_type
+        cutoff = replace(self.options, filter_type=filter_type).cutoff(now())
+        return _Window(filter_type, cutoff, self.klass == items.TASKS and filter_type == INCOMPLETE_TASKS)
+
+    def _window_moved(self, window: _Window) -> bool:
+        """A new FilterType, or the oldest item the device holds fell out of the window; asks no mailbox."""
+        state = self.state
+        if state.filter_type != window.filter_type:
+            return True
+        return window.cutoff is not None and state.oldest is not None and state.oldest < window.cutoff.timestamp()
+
+    def _rewindow(self, window: _Window) -> None:
+        """Make the device's items the window's: SoftDelete what left it, Add what entered it.
+
+        MS-ASCMD 2.2.3.68.2: "the server manages objects on the client to
+        maintain the time window" and sends SoftDelete "for objects on the
+        client when they become older than the window"; 2.2.3.172: SoftDelete
+        takes from the device what is outside the FilterType, the mailbox keeps
+        it. One listing of the window, and one item read for the oldest item
+        the device keeps (a read per task under FilterType 8).
+        """
+        state = self.state
+        listed = self._window_ids(window)
+        inside = set(listed)
+        if state.primed and state.filter_type is None:
+            # A state from before the window was tracked: the device has what the window sent it.
+            waiting = set(state.pending_add)
+            state.held.update(i for i in inside.union(state.pending_delete) if i not in waiting)
+        queued = set(state.pending_add)
+        state.pending_add = [i for i in state.pending_add if i in inside] + [
+            i for i in listed if i not in queued and i not in state.held]
+        deleting = set(state.pending_delete)
+        state.pending_soft_delete = sorted(i for i in state.held if i not in inside and i not in deleting)
+        leaving = set(state.pending_soft_delete)
+        state.pending_change = [i for i in state.pending_change if i not in leaving]
+        state.filter_type = window.filter_type
+        state.oldest = self._oldest_held(listed, window)
+
+    def _window_ids(self, window: _Window) -> list[str]:
+        """The window's items, newest first."""
+        listed = self.ctx.backend.list_item_ids(self.collection_id, window.cutoff)
+        if not window.incomplete_tasks:
+            return listed
+        self.ctx.backend.prefetch(listed)
+        return [i for i in listed if self._weigh(i, window)[0]]
+
+    def _oldest_held(self, listed: list[str], window: _Window) -> float | None:
+        """DateReceived of the oldest item the device keeps: when the window can next leave one behind."""
+        if window.cutoff is None:
+            return None
+        for server_id in reversed(listed):
+            if server_id in self.state.held:
                 try:
-                    if self.ctx.backend.get_item(server_id).date_received < cutoff:
-                        continue
+                    return self.ctx.backend.get_item(server_id).date_received.timestamp()
                 except ItemNotFound:
                     continue
-            batch.add.append(server_id)
-            budget -= 1
-        del state.pending_add[:taken]
-        batch.more = state.has_pending
-        self.dirty = True
+        return None
+
+    def _weigh(self, server_id: str, window: _Window) -> tuple[bool, MailboxItem | None]:
+        """Whether the window admits the item (a gone item: no), and the item when that took a read."""
+        if window.everything:
+            return True, None
+        try:
+            item = self.ctx.backend.get_item(server_id)
+        except ItemNotFound:
+            return False, None
+        return window.admits(item), item
 
     # -- the device's commands -----------------------------------------------------
 
@@ -213,6 +356,7 @@ class _Collection:
             except (ValueError, TypeError, KeyError):
                 return ["Add", {"client_id": client_id, "status": 6}]
             self.touched.add(new_id)
+            self.state.hold(new_id, now())  # stored just now: about its DateReceived
             return ["Add", {"client_id": client_id, "server_id": new_id, "status": 1}]
         if kind == "Fetch":
             return ["Fetch", {"server_id": server_id, "status": 1 if self._exists(server_id) else 8}]
@@ -232,9 +376,10 @@ class _Collection:
                 return ["Change", {"server_id": server_id, "status": 6}]
             return []
         if kind == "Delete":
-            for pending in (self.state.pending_change, self.state.pending_add):
+            for pending in (self.state.pending_change, self.state.pending_add, self.state.pending_soft_delete):
                 if server_id in pending:
                     pending.remove(server_id)
+            self.state.held.discard(server_id)
             backend.delete_item(server_id, to_deleted_items=self.deletes_as_moves)
             return []
         return [kind, {"server_id": server_id, "status": 4}]
@@ -247,7 +392,14 @@ class _Collection:
 
     # -- the answer ----------------------------------------------------------------
 
+    def _answer(self, batch: Batch) -> None:
+        """The batch as Commands and Responses: what _render makes, then the SoftDeletes (MS-ASCMD 2.2.3.172)."""
+        self._render(batch)
+        self.commands += [element("AirSync:SoftDelete", None, element("AirSync:ServerId", server_id))
+                          for server_id in batch.soft_delete]
+
     def _render(self, batch: Batch) -> None:
+        self.ctx.backend.prefetch([*batch.change, *batch.add])
         out = []
         for server_id in batch.delete:
             out.append(element("AirSync:Delete", None, element("AirSync:ServerId", server_id)))
@@ -415,7 +567,7 @@ def _sync(ctx: CommandContext, request, original, entries, hold: int) -> etree._
             and ctx.version >= V14_0 else MAX_WINDOW * len(collections)
         for col in collections:
             col.run(budget)
-            budget -= len(col.batch.add) + len(col.batch.change) + len(col.batch.delete)
+            budget -= col.batch.count
         if listener is not None and not any(c.reportable for c in collections):
             ctx.usage.heartbeat = hold
             _wait(ctx, listener, collections, hold)

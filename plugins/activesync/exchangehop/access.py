@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 from plugins.activesync.backend import (
@@ -76,6 +76,8 @@ def structured_namespace(message_class: str) -> str | None:
         return davxml.CONTACTS
     if message_class.startswith(("IPM.Appointment", "IPM.Schedule")):
         return davxml.CALENDAR
+    if message_class.startswith("IPM.Task"):
+        return davxml.TASKS
     return None
 
 
@@ -115,6 +117,7 @@ class ExchangeHopAccess(MailboxAccess):
         self._specials: dict[str, int] | None = None
         self._folders: _Folders | None = None
         self._watched: list[str] = []
+        self._read_ahead: dict[str, davxml.DavResource] = {}  # ServerId -> properties (prefetch)
 
     @property
     def calls(self) -> int:  # type: ignore[override]
@@ -296,10 +299,18 @@ class ExchangeHopAccess(MailboxAccess):
             raise self.session.failure(207, "PROPFIND", url, "the answer carries no folder repl-uid")
         return str(folder_id)
 
+    @staticmethod
+    def _folder_class(folder_type: int) -> str:
+        """The ``outlookfolderclass`` of a user folder's EAS type (1, a generic folder, holds mail)."""
+        return next((folder_class for folder_class, user_type in _USER_FOLDER_TYPES.items()
+                     if user_type == folder_type), "IPF.Note")
+
     def create_folder(self, parent_id: str, display_name: str, folder_type: int) -> FolderInfo:
-        """MKCOL below the parent. The server makes a folder of the parent's kind (no folder class in MKCOL)."""
+        """MKCOL below the parent, its body setting the folder class of the EAS type, as Exchange 2003's
+        MKCOL took one (without it the server makes a folder of the parent's kind)."""
         url = self._parent_href(parent_id).rstrip("/") + "/" + _segment(display_name) + "/"
-        answer = self.request("MKCOL", url)
+        answer = self.request("MKCOL", url, headers=XML,
+                              body=davxml.proppatch({FOLDER_CLASS: self._folder_class(folder_type)}))
         if answer.status in (405, 409):
             raise FolderNameTaken(f"the mailbox server refused MKCOL {url}: {answer.status_line}")
         self._expect(answer, "MKCOL", url, 201)
@@ -405,27 +416,33 @@ class ExchangeHopAccess(MailboxAccess):
 
     def get_item(self, server_id: str) -> MailboxItem:
         folder_id, url = self._item_url(server_id)
-        found = self._propfind(url, None, missing=ItemNotFound(f"item {server_id} is not in that folder"))
-        message_class = found.text(MESSAGE_CLASS) or "IPM.Note"
-        properties: dict[str, Any] = {}
-        namespace = structured_namespace(message_class)
-        if namespace is not None:
-            prefix = f"{{{namespace}}}"
-            for name in found.props:
-                if name.startswith(prefix):
-                    local = name[len(prefix):]
-                    key = _CALENDAR_KEYS.get(local, local) if namespace == davxml.CALENDAR else local
-                    properties[key] = found.value(name)
-        return MailboxItem(
-            server_id=server_id, folder_id=folder_id, message_class=message_class,
-            subject=found.text(clark(HTTPMAIL, "subject")), sender=found.text(clark(HTTPMAIL, "from")),
-            to=found.text(clark(HTTPMAIL, "to")), cc=found.text(clark(HTTPMAIL, "cc")),
-            date_sent=found.value(clark(HTTPMAIL, "date")), date_received=found.value(clark(HTTPMAIL, "datereceived")),
-            read=bool(found.value(clark(HTTPMAIL, "read"), False)), flag_status=int(found.value(FLAG_STATUS, 0)),
-            importance=int(found.value(clark(HTTPMAIL, "importance"), 1)),
-            has_attachments=bool(found.value(clark(HTTPMAIL, "hasattachment"), False)),
-            size=int(found.value(MESSAGE_SIZE, 0)), properties=properties,
-        )
+        found = self._read_ahead.get(server_id)
+        if found is None:
+            found = self._propfind(url, None, missing=ItemNotFound(f"item {server_id} is not in that folder"))
+        return _mailbox_item(server_id, folder_id, found)
+
+    def prefetch(self, server_ids: Sequence[str]) -> None:
+        """One BPROPFIND per folder for the items not read yet (a Sync window: one request, not one per item).
+
+        Targets the server no longer has are left out; ``get_item`` then asks
+        for them alone and gets its own 404 (ItemNotFound).
+        """
+        wanted: dict[str, list[str]] = {}
+        for server_id in server_ids:
+            if server_id not in self._read_ahead:
+                folder_id, url = self._item_url(server_id)
+                wanted.setdefault(folder_id, []).append(url)
+        for folder_id, urls in wanted.items():
+            folder_url = self.flat_url(folder_id)
+            answer = self.request("BPROPFIND", folder_url, headers=XML, body=davxml.bpropfind(urls))
+            if answer.status == 404:
+                continue  # the folder is gone: each get_item finds out alone
+            self._expect(answer, "BPROPFIND", folder_url, 207)
+            for resource in self._parse(answer, "BPROPFIND", folder_url).resources:
+                # Answered under its own href (folder path and subject), so known by its repl-uid.
+                item_id = record_id(resource.text(REPL_UID), "i") if resource.status is None else None
+                if item_id is not None:
+                    self._read_ahead[f"{folder_id}:{item_id}"] = resource
 
     def get_mime(self, server_id: str) -> bytes:
         _, url = self._item_url(server_id)
@@ -442,16 +459,11 @@ class ExchangeHopAccess(MailboxAccess):
         return f"{folder_id}:{item_id}"
 
     def add_item(self, folder_id: str, item: NewItem) -> str:
-        """Mail: PUT of its MIME (the server names it: Location). Other items: a PROPPATCH that creates
-        one (Exchange's way for contacts and appointments)."""
-        folder_url = self.flat_url(folder_id)
-        url = f"{folder_url}{uuid.uuid4().hex}.EML"
+        """Mail: PUT of its MIME. Other items: a PROPPATCH that creates one (Exchange's way for contacts,
+        appointments and tasks). Either way the server names the item (docs/webdav.md)."""
+        url = f"{self.flat_url(folder_id)}{uuid.uuid4().hex}.EML"
         if item.mime:
-            answer = self.request("PUT", url, headers={"Content-Type": "message/rfc822"}, body=item.mime)
-            if answer.status in (404, 409):
-                raise FolderNotFound(f"folder {folder_id} is gone")
-            self._expect(answer, "PUT", url, 201)
-            server_id = self._item_id_at(folder_id, answer.header("Location") or url)
+            server_id = self._create_item(folder_id, "PUT", url, {"Content-Type": "message/rfc822"}, item.mime)
             if item.read or item.flag_status:
                 self.change_item(server_id, read=item.read or None, flag_status=item.flag_status or None)
             return server_id
@@ -461,8 +473,27 @@ class ExchangeHopAccess(MailboxAccess):
         namespace = structured_namespace(item.message_class)
         if namespace is not None:
             sets.update({_property_name(namespace, k): v for k, v in item.properties.items()})
-        self._proppatch(url, sets, [], missing=None)
-        return self._item_id_at(folder_id, url)
+        return self._create_item(folder_id, "PROPPATCH", url, XML, davxml.proppatch(sets))
+
+    def _create_item(self, folder_id: str, method: str, url: str, headers: dict[str, str], body: bytes) -> str:
+        """The request that creates an item at ``url``; the new item's ServerId, read where Location says.
+
+        The server names new items itself, so the item is not at ``url``. A
+        creating PROPPATCH that refuses a property creates nothing (and sends
+        no Location); over quota it is 507 (MailboxFull); a folder that is
+        gone is 404 or 409.
+        """
+        answer = self.request(method, url, headers=headers, body=body)
+        if answer.status in (404, 409):
+            raise FolderNotFound(f"folder {folder_id} is gone")
+        self._expect(answer, method, url, 201 if method == "PUT" else 207)
+        location = answer.header("Location")
+        if location is None and method == "PROPPATCH":
+            refused = [f"{davxml.sql_name(name)} ({status})" for resource in self._parse(answer, method, url).resources
+                       for name, status in resource.failed.items()]
+            raise self.session.failure(answer.status, method, url,
+                                       f"the server created no item; it refused {', '.join(refused) or 'nothing'}")
+        return self._item_id_at(folder_id, location or url)
 
     def _proppatch(self, url: str, sets: dict[str, Any], removes: list[str], *, missing) -> None:
         answer = self.request("PROPPATCH", url, headers=XML, body=davxml.proppatch(sets, removes))
@@ -479,6 +510,7 @@ class ExchangeHopAccess(MailboxAccess):
 
     def change_item(self, server_id: str, *, read: bool | None = None, flag_status: int | None = None,
                     properties: Mapping[str, Any] | None = None) -> None:
+        self._read_ahead.pop(server_id, None)
         _, url = self._item_url(server_id)
         sets: dict[str, Any] = {}
         removes: list[str] = []
@@ -498,14 +530,9 @@ class ExchangeHopAccess(MailboxAccess):
             self._proppatch(url, sets, removes, missing=ItemNotFound(f"item {server_id} is gone"))
 
     def _move(self, server_id: str, url: str, destination_folder: str) -> HopResponse:
-        # The folder's own URL as Destination (davex puts the item into it). Not its -FlatUrlSpace-
-        # URL: the server checks that a Destination's parent is a collection, and -FlatUrlSpace- is none.
-        self._folder_number(destination_folder)
-        href = self._table().hrefs.get(destination_folder)
-        if href is None:
-            raise FolderNotFound(f"folder {destination_folder} is not a visible folder of this mailbox")
-        destination = self._absolute(href)
-        answer = self.request("MOVE", url, headers={"Destination": destination})
+        # The folder's permanent URL as Destination: davex puts the item into the folder it names, so a
+        # move needs no folder listing. A folder that is not there (or hidden) is 409.
+        answer = self.request("MOVE", url, headers={"Destination": self._absolute(self.flat_url(destination_folder))})
         if answer.status == 404:
             raise ItemNotFound(f"item {server_id} is gone")
         if answer.status == 409:
@@ -514,6 +541,7 @@ class ExchangeHopAccess(MailboxAccess):
 
     def delete_item(self, server_id: str, *, to_deleted_items: bool) -> None:
         """To Deleted Items with MOVE (what Outlook and OWA did); DELETE removes for good."""
+        self._read_ahead.pop(server_id, None)
         folder_id, url = self._item_url(server_id)
         if to_deleted_items:
             deleted_items = self.default_folder(4).server_id
@@ -526,6 +554,7 @@ class ExchangeHopAccess(MailboxAccess):
         self._expect(answer, "DELETE", url, 200, 204)
 
     def move_item(self, server_id: str, folder_id: str) -> str:
+        self._read_ahead.pop(server_id, None)
         _, url = self._item_url(server_id)
         answer = self._move(server_id, url, folder_id)
         return self._item_id_at(folder_id, answer.header("Location") or url)
@@ -582,6 +611,30 @@ class ExchangeHopAccess(MailboxAccess):
         if answer.status == 400:
             raise NoRecipients("the mailbox server refused the submission with 400 (no recipients)")
         self._expect(answer, "PUT", url, 200, 201, 204)
+
+
+def _mailbox_item(server_id: str, folder_id: str, found: davxml.DavResource) -> MailboxItem:
+    """A MailboxItem from an item's properties as PROPFIND (or BPROPFIND) reported them."""
+    message_class = found.text(MESSAGE_CLASS) or "IPM.Note"
+    properties: dict[str, Any] = {}
+    namespace = structured_namespace(message_class)
+    if namespace is not None:
+        prefix = f"{{{namespace}}}"
+        for name in found.props:
+            if name.startswith(prefix):
+                local = name[len(prefix):]
+                key = _CALENDAR_KEYS.get(local, local) if namespace == davxml.CALENDAR else local
+                properties[key] = found.value(name)
+    return MailboxItem(
+        server_id=server_id, folder_id=folder_id, message_class=message_class,
+        subject=found.text(clark(HTTPMAIL, "subject")), sender=found.text(clark(HTTPMAIL, "from")),
+        to=found.text(clark(HTTPMAIL, "to")), cc=found.text(clark(HTTPMAIL, "cc")),
+        date_sent=found.value(clark(HTTPMAIL, "date")), date_received=found.value(clark(HTTPMAIL, "datereceived")),
+        read=bool(found.value(clark(HTTPMAIL, "read"), False)), flag_status=int(found.value(FLAG_STATUS, 0)),
+        importance=int(found.value(clark(HTTPMAIL, "importance"), 1)),
+        has_attachments=bool(found.value(clark(HTTPMAIL, "hasattachment"), False)),
+        size=int(found.value(MESSAGE_SIZE, 0)), properties=properties,
+    )
 
 
 def _content_class(message_class: str) -> str:

@@ -127,9 +127,6 @@ class HopConnection:
         self.reusable = True
         self.idle_since = time.monotonic()
 
-    def fileno(self) -> int:
-        return self.http.sock.fileno() if self.http.sock is not None else -1
-
     def open(self) -> bool:
         """Still usable: the server has neither closed it nor sent anything while it sat idle."""
         sock = self.http.sock
@@ -218,38 +215,6 @@ class HopPool:
             self._idle.clear()
         for conn in doomed:
             conn.close()
-
-
-class Pending:
-    """A request sent and not yet answered (a held POLL): select on it, then :meth:`finish`."""
-
-    def __init__(self, session: HopSession, conn: HopConnection, method: str, path: str) -> None:
-        self.session, self.conn, self.method, self.path = session, conn, method, path
-        self.done = False
-
-    def fileno(self) -> int:
-        return self.conn.fileno()
-
-    def finish(self) -> HopResponse:
-        """Read the answer (blocks until it comes); the connection goes back to the pool."""
-        self.done = True
-        try:
-            response = _read(self.conn)
-        except (OSError, http.client.HTTPException) as exc:
-            self.conn.close()
-            raise self.session.failure(None, self.method, self.path, f"no answer from the server: {exc}") from exc
-        if response.status == 401:
-            self.conn.authenticated = False
-        self.conn.http.timeout = REQUEST_TIMEOUT  # back to an ordinary connection for the pool
-        if self.conn.http.sock is not None:
-            self.conn.http.sock.settimeout(REQUEST_TIMEOUT)
-        self.session.release(self.conn)
-        return response
-
-    def abandon(self) -> None:
-        """Drop the connection without reading (the answer is no longer wanted)."""
-        self.done = True
-        self.conn.close()
 
 
 class HopSession:
@@ -350,35 +315,6 @@ class HopSession:
         response = _read(conn)
         conn.authenticated = bool(leg) and response.status != 401
         return response
-
-    def start(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b"",
-              timeout: float = REQUEST_TIMEOUT) -> Pending | HopResponse:
-        """Send a request whose answer may take long (a held POLL) without waiting for it.
-
-        Returns a :class:`Pending`, or the answer itself when the logon ended
-        the exchange early.
-        """
-        self.calls += 1
-        conn, _ = self._connection()
-        try:
-            if conn.http.sock is not None:
-                conn.http.sock.settimeout(timeout)
-            else:
-                conn.http.timeout = timeout
-            if not conn.authenticated:
-                leg = self._logon(conn, method, path, headers, body)
-                if isinstance(leg, HopResponse):
-                    self.release(conn)
-                    return leg
-                conn.authenticated = bool(leg)
-                self._send(conn, method, path, headers, body, leg or None)
-            else:
-                self._send(conn, method, path, headers, body)
-            conn.http.sock.settimeout(timeout)
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise self.failure(None, method, path, _network_reason(exc, self.target)) from exc
-        return Pending(self, conn, method, path)
 
 
 def _read(conn: HopConnection) -> HopResponse:

@@ -25,6 +25,7 @@ EXCHANGE = "http://schemas.microsoft.com/exchange/"
 PROPTAG = "http://schemas.microsoft.com/mapi/proptag/"
 REPL = "http://schemas.microsoft.com/repl/"
 CONTACTS = "urn:schemas:contacts:"
+TASKS = "urn:schemas:tasks:"  # the lab's own: Exchange reached task fields as MAPI named properties
 CALENDAR = "urn:schemas:calendar:"
 DATATYPES = "urn:uuid:c2f41010-65b3-11d1-a29f-00aa00c14882/"
 NOTIFICATIONS = "http://schemas.microsoft.com/Exchange/"
@@ -76,6 +77,13 @@ def propfind(names: list[str]) -> bytes:
     prefixes, attributes = _declare(names)
     props = "".join(f"<{_tag(prefixes, n)}/>" for n in names)
     return f'<?xml version="1.0" encoding="utf-8"?><a:propfind {attributes}><a:prop>{props}</a:prop></a:propfind>'.encode()
+
+
+def bpropfind(hrefs: list[str]) -> bytes:
+    """A BPROPFIND body asking every property (``allprop``) of each target."""
+    targets = "".join(f"<a:href>{escape(href)}</a:href>" for href in hrefs)
+    return (f'<?xml version="1.0" encoding="utf-8"?><a:propfind xmlns:a="DAV:"><a:target>{targets}</a:target>'
+            "<a:allprop/></a:propfind>").encode()
 
 
 def sql_name(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Exchange's batch methods: BPROPPATCH, BDELETE, BMOVE and BCOPY.
+"""Exchange's batch methods: BPROPFIND, BPROPPATCH, BDELETE, BMOVE and BCOPY.
 
 One request names a folder (its scope) and, in ``<D:target><D:href>``, the
 resources to act on; hrefs may be relative to the folder. The answer is a
@@ -6,10 +6,13 @@ multistatus with one response per target. BMOVE and BCOPY take the target
 folder from the ``Destination`` header; each moved or copied item answers
 201 with a ``<D:location>`` naming its new URL (the store gives moved items
 new ids, as Exchange gave them new entry ids). BDELETE deletes for good, in
-one store transaction for all its items.
+one store transaction for all its items. BPROPFIND answers what PROPFIND
+with ``Depth: 0`` would for each target (``<D:prop>``, ``<D:allprop/>`` or
+``<D:propname/>``): one request where a client would otherwise send one
+PROPFIND per item, which is why MASSYNC used it for a window of items.
 
 Not supported: the ``Brief`` header (every target is always reported),
-BPROPFIND, BCOPY of folders, batch operations on state blobs.
+BCOPY of folders, batch operations on state blobs.
 """
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ from plugins.owa.namespace import Kind, Location, OpenedMailbox
 from plugins.owa.webdav.answers import Answer, multistatus_answer, read_body, status_element
 from plugins.owa.webdav.provider import folder_resource, item_resource
 from plugins.owa.webdav.resource import OPENED, store_errors
-from plugins.owa.webdav.schemas import DAV, multistatus, parse_xml
+from plugins.owa.webdav.schemas import DAV, multistatus, parse_xml, property_updates
 
-ROOT_ELEMENTS = {"BPROPPATCH": "propertyupdate", "BDELETE": "delete", "BMOVE": "move", "BCOPY": "copy"}
+ROOT_ELEMENTS = {"BPROPFIND": "propfind", "BPROPPATCH": "propertyupdate", "BDELETE": "delete", "BMOVE": "move", "BCOPY": "copy"}
 
 
 def handle_batch(environ, opened: OpenedMailbox, scope: Location, method: str) -> Answer:
@@ -44,7 +47,9 @@ def handle_batch(environ, opened: OpenedMailbox, scope: Location, method: str) -
     allowed = _scope_folders(opened, scope)
     targets = [(href, _target(opened, urljoin(base, href), allowed)) for href in hrefs]
     element = multistatus()
-    if method == "BPROPPATCH":
+    if method == "BPROPFIND":
+        _propfind(environ, body, targets, element)
+    elif method == "BPROPPATCH":
         _proppatch(environ, body, targets, element)
     elif method == "BDELETE":
         _delete(opened, targets, element)
@@ -137,13 +142,32 @@ def _move_or_copy(environ, opened: OpenedMailbox, href: str, location: Location 
     _response(element, href, status or 201, new_href)
 
 
-def _proppatch(environ, body: etree._Element, targets, element: etree._Element) -> None:
-    updates: list[tuple[str, etree._Element | None]] = []
-    for action in body:
-        if action.tag not in (f"{{{DAV}}}set", f"{{{DAV}}}remove"):
+def _resource(environ, location: Location):
+    return (item_resource(environ, location.item) if location.kind is Kind.ITEM
+            else folder_resource(environ, location.folder))
+
+
+def _propfind(environ, body: etree._Element, targets, element: etree._Element) -> None:
+    """Each target as PROPFIND Depth 0 answers it: the asked properties found (200) or not (404)."""
+    prop = body.find(f"{{{DAV}}}prop")
+    if prop is not None:
+        mode, names = "named", [child.tag for child in prop]
+    elif body.find(f"{{{DAV}}}propname") is not None:
+        mode, names = "name", None
+    else:  # <D:allprop/>, or nothing but targets: RFC 4918 9.1 reads an empty propfind as allprop
+        mode, names = "allprop", None
+    for href, location in targets:
+        if not isinstance(location, Location):
+            _response(element, href, location)
             continue
-        for prop in action.iter(f"{{{DAV}}}prop"):
-            updates += [(child.tag, child if action.tag == f"{{{DAV}}}set" else None) for child in prop]
+        resource = _resource(environ, location)
+        with store_errors():
+            found = resource.get_properties(mode, name_list=names)
+        dav_util.add_property_response(element, resource.get_href(), found)
+
+
+def _proppatch(environ, body: etree._Element, targets, element: etree._Element) -> None:
+    updates = property_updates(body)
     if not updates:
         raise HttpError(400, 0, 0, detail="BPROPPATCH needs <D:set> or <D:remove> properties.")
     ns = environ[OPENED].namespace
@@ -151,8 +175,7 @@ def _proppatch(environ, body: etree._Element, targets, element: etree._Element) 
         if not isinstance(location, Location):
             _response(element, href, location)
             continue
-        resource = (item_resource(environ, location.item) if location.kind is Kind.ITEM
-                    else folder_resource(environ, location.folder))
+        resource = _resource(environ, location)
         dav_util.add_property_response(element, resource.get_href(), _apply(resource, updates))
     ns.forget()
 

@@ -1,24 +1,31 @@
 """Collections as WsgiDAV resources: the mailbox root, folders, the non-IPM subtree, the submission URI.
 
 Visible folders list their subfolders and items, leaving out items pending
-a virus scan (KB827615). MKCOL creates a folder of the parent's kind (a
-folder under Calendar is a calendar); MOVE renames or re-parents it and it
-keeps its id; DELETE removes it for good. Hidden folders hold state blobs.
+a virus scan (KB827615). MKCOL creates a folder of the class its body asks
+for, else of the parent's kind (a folder under Calendar is a calendar);
+MOVE renames or re-parents it and it keeps its id; DELETE removes it for
+good. Hidden folders hold state blobs.
 """
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from wsgidav import util as dav_util
 from wsgidav.dav_error import HTTP_CONFLICT, DAVError
 from wsgidav.dav_provider import DAVCollection
 
+from host.errors import HttpError
 from plugins.owa.mailbox import FolderType
 from plugins.owa.namespace import NON_IPM_SUBTREE, SUBMISSION_URI, Kind, OpenedMailbox
+from plugins.owa.webdav.answers import read_body
 from plugins.owa.webdav.items import ItemResource, NewMessage, StateBlob
 from plugins.owa.webdav.properties import FOLDER_PROPERTIES, MAILBOX_PROPERTIES
 from plugins.owa.webdav.resource import LOCATION, StoreResource, segments, store_errors
-from plugins.owa.webdav.schemas import DAV
+from plugins.owa.webdav.schemas import DAV, EXCHANGE, parse_xml, property_updates
+
+FOLDER_TYPE = "davex.foldertype"  # environ: the folder type of the class a MKCOL body asked for
+_FOLDER_CLASS_PROPERTY = f"{{{EXCHANGE}}}outlookfolderclass"
 
 # Placeholder blob that makes the store create a hidden folder (see _create_hidden_folder).
 _MKCOL_PLACEHOLDER = "~mkcol"
@@ -31,6 +38,44 @@ _USER_FOLDER_TYPES = {
     "IPF.StickyNote": FolderType.USER_NOTES,
     "IPF.Journal": FolderType.USER_JOURNAL,
 }
+_MKCOL_FOLDER_TYPES = {"IPF.Note": FolderType.USER_MAIL, **_USER_FOLDER_TYPES}
+
+
+def take_mkcol_body(environ) -> None:
+    """Read the folder class a MKCOL body sets, and hand WsgiDAV the request without the body.
+
+    Exchange 2003 took a ``<D:propertyupdate>`` with MKCOL, setting the new
+    folder's ``outlookfolderclass`` (PR_CONTAINER_CLASS): that is how a
+    contacts or calendar folder was made anywhere in the tree. WsgiDAV
+    refuses every MKCOL body (RFC 4918 9.3: 415 for a body it does not
+    understand), so the class waits in the environ for ``create_collection``.
+    A subclass (``IPF.Contact.MOC.QuickContacts``) makes a folder of its base
+    class: the store keeps folder types, not class names. Other properties
+    are 403, as PROPPATCH refuses them; a class the store has no folder type
+    for is 409; another body is 415. In NON_IPM_SUBTREE the class is ignored:
+    hidden folders only hold state blobs.
+    """
+    raw = read_body(environ)
+    environ["CONTENT_LENGTH"] = "0"
+    environ["wsgi.input"] = io.BytesIO(b"")
+    if not raw.strip():
+        return
+    body = parse_xml(raw)
+    if body.tag != f"{{{DAV}}}propertyupdate":
+        raise HttpError(415, 0, 0, detail="MKCOL takes a <D:propertyupdate> body setting "
+                                          "http://schemas.microsoft.com/exchange/outlookfolderclass, or none.")
+    for name, element in property_updates(body):
+        if name != _FOLDER_CLASS_PROPERTY:
+            raise HttpError(403, 0, 0, detail=f"MKCOL sets only the folder class, not {name}.")
+        if element is None:
+            continue
+        folder_class = (element.text or "").strip()
+        folder_type = next((folder_type for base, folder_type in _MKCOL_FOLDER_TYPES.items()
+                            if folder_class == base or folder_class.startswith(base + ".")), None)
+        if folder_type is None:
+            raise HttpError(409, 0, 0, detail=f"The store has no folder type for the class {folder_class!r}: "
+                                              f"{', '.join(_MKCOL_FOLDER_TYPES)}.")
+        environ[FOLDER_TYPE] = folder_type
 
 
 class MailboxRoot(StoreResource, DAVCollection):
@@ -57,8 +102,9 @@ class MailboxRoot(StoreResource, DAVCollection):
                 for f in self.ns.children(None, hidden=False)]
 
     def create_collection(self, name: str) -> None:
+        folder_type = self.environ.get(FOLDER_TYPE, FolderType.USER_MAIL)
         with store_errors():
-            self.ns.store.create_folder(self.ns.mailbox_id, None, name)
+            self.ns.store.create_folder(self.ns.mailbox_id, None, name, folder_type)
         self.ns.forget()
 
     def create_empty_resource(self, name: str):
@@ -117,7 +163,8 @@ class FolderResource(StoreResource, DAVCollection):
         return [*folders, *items]
 
     def create_collection(self, name: str) -> None:
-        folder_type = _USER_FOLDER_TYPES.get(self.folder.container_class, FolderType.USER_MAIL)
+        folder_type = self.environ.get(FOLDER_TYPE) or _USER_FOLDER_TYPES.get(self.folder.container_class,
+                                                                              FolderType.USER_MAIL)
         with store_errors():
             self.ns.store.create_folder(self.ns.mailbox_id, self.folder.id, name, folder_type)
         self.ns.forget()

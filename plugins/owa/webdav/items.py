@@ -85,9 +85,8 @@ class ItemResource(StoreResource, DAVNonCollection):
                        "A stored message is not rewritten: DELETE it and PUT the new one.")
 
     def set_property_value(self, name: str, value, *, dry_run: bool = False):
-        text = None if value is None else (value.text or "")
         try:
-            changes = item_update(self.item, name, text)
+            changes = item_update(self.item.message_class, self.item.properties, name, value)
         except PropertyRefused as refused:
             raise DAVError(refused.status, str(refused)) from None
         if not dry_run:

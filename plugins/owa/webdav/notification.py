@@ -5,7 +5,12 @@
   default 3600, at most 86400) answers 200 with ``Subscription-id``,
   ``Subscription-lifetime`` and ``Content-Location``. With a
   ``Subscription-id`` header instead it renews those subscriptions.
-  ``Call-Back`` is accepted but no NOTIFY is ever sent: POLL.
+  ``Call-Back: httpu://host:port/path`` asks for UDP ``NOTIFY`` datagrams
+  (``NOTIFY <call-back> HTTP/1.1`` with ``Subscription-id``) whenever a
+  commit touches the folder; the client then POLLs. The lab sends them only
+  back to the address the SUBSCRIBE came from (the host must be that IP
+  address), so a subscription cannot aim the store's datagrams at a third
+  machine.
 * ``POLL <folder>`` with ``Subscription-id: 1, 2`` answers 207: a response
   with status 200 listing the subscriptions that have events since the last
   POLL, or one with status 204 when none has. Lab extension: ``X-Lab-Wait:
@@ -19,13 +24,16 @@ tombstone either way): ``delete`` and ``move`` both fire on either.
 """
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from lxml import etree
 
 from host.errors import HttpError
 from plugins.owa.namespace import Kind, Location, OpenedMailbox
 from plugins.owa.webdav.answers import Answer, multistatus_answer, status_element
 from plugins.owa.webdav.schemas import DAV, NOTIFICATIONS, multistatus
-from plugins.owa.webdav.subscriptions import Subscription, SubscriptionTable
+from plugins.owa.webdav.subscriptions import CallBack, Subscription, SubscriptionTable
 
 NOTIFICATION_TYPES = ("update", "update/newmember", "delete", "move")
 MAX_WAIT = 3600.0
@@ -57,6 +65,25 @@ def _href(opened: OpenedMailbox, target: Location) -> str:
     return ns.folder_href(target.folder) if target.folder else ns.href(collection=True)
 
 
+def _call_back(environ) -> CallBack | None:
+    """SUBSCRIBE's ``Call-Back`` (Exchange SDK: ``httpu://machine:port/path``, the port required)."""
+    text = environ.get("HTTP_CALL_BACK", "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+        host = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        port, host = None, None
+    if parts.scheme.casefold() != "httpu" or port is None or host is None:
+        raise HttpError(400, 0, 0, detail=f"Call-Back must be httpu://<IP address>:<port>/<path>, not {text!r}.")
+    if str(host) != environ.get("REMOTE_ADDR"):
+        raise HttpError(400, 0, 0, detail="Call-Back must name the subscribing client's own address "
+                                          f"({environ.get('REMOTE_ADDR')}): the lab sends NOTIFY nowhere else.")
+    return CallBack((str(host), port), text)
+
+
 def _subscribed_target(target: Location) -> None:
     if target.kind not in (Kind.MAILBOX, Kind.FOLDER, Kind.HIDDEN_FOLDER):
         raise HttpError(400, 0, 0, detail="The lab takes subscriptions on folders and the mailbox root.")
@@ -82,9 +109,10 @@ def handle_subscribe(environ, opened: OpenedMailbox, target: Location, table: Su
     notification_type = environ.get("HTTP_NOTIFICATION_TYPE", "").strip().casefold()
     if notification_type not in NOTIFICATION_TYPES:
         raise HttpError(400, 0, 0, detail=f"Notification-type must be one of {', '.join(NOTIFICATION_TYPES)}.")
+    call_back = _call_back(environ)
     mark = ns.store.get_mailbox(ns.mailbox_id).change_number
     subscription = table.subscribe(ns.mailbox_id, target.folder.id if target.folder else None, href,
-                                   notification_type, int(lifetime or 0), mark)
+                                   notification_type, int(lifetime or 0), mark, call_back)
     return Answer(200, [*_headers([subscription], href), ("Notification-type", notification_type)])
 
 

@@ -8,23 +8,29 @@ A getter returning None means "not found" (404 in the propstat).
 
 Settable (PROPPATCH, BPROPPATCH): ``urn:schemas:httpmail:read``,
 ``urn:schemas:httpmail:importance``, PR_FLAG_STATUS (``proptag/x10900003``)
-and, on contacts and calendar items, properties of ``urn:schemas:contacts:``
-and ``urn:schemas:calendar:`` (kept in the item's structured properties).
-Everything else is refused with 403: the lab keeps no dead properties.
+and, on contacts, calendar items and tasks, properties of
+``urn:schemas:contacts:``, ``urn:schemas:calendar:`` and the task property
+set (kept in the item's structured properties). Values are read by their
+``b:dt`` type, as Exchange read them. A PROPPATCH that creates an item also
+sets its class and subject (:func:`new_item`). Everything else is refused
+with 403: the lab keeps no dead properties.
 """
 from __future__ import annotations
 
 import email.utils
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from plugins.owa.mailbox import SYNC_STATE_CLASS, FlagStatus, Folder, FolderType, Importance, Item
+from lxml import etree
+
+from plugins.owa.mailbox import SYNC_STATE_CLASS, FlagStatus, Folder, FolderType, Importance, Item, NewItem
 from plugins.owa.namespace import NON_IPM_SUBTREE, SUBMISSION_URI, MailboxNamespace, item_name
 from plugins.owa.webdav.schemas import (
-    CALENDAR, CHANGE_NUMBER, CONTACTS, DAV, EXCHANGE, FLAG_STATUS, HTTPMAIL, MAILHEADER, MESSAGE_SIZE, REPL,
-    parse_boolean,
+    CALENDAR, CHANGE_NUMBER, CONTACTS, DAV, EXCHANGE, FLAG_STATUS, HTTPMAIL, MAILHEADER, MESSAGE_SIZE, REPL, TASKS,
+    parse_boolean, typed_value,
 )
 
 Getter = Callable[[MailboxNamespace, Any], Any]
@@ -139,11 +145,11 @@ _ITEM_CONTENT_CLASSES = (
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg)\s*:\s*)+", re.IGNORECASE)
 
 
-def _content_class(item: Item) -> str:
-    if item.message_class == SYNC_STATE_CLASS:
+def _content_class(message_class: str) -> str:
+    if message_class == SYNC_STATE_CLASS:
         return "urn:content-classes:document"
     for prefix, content_class in _ITEM_CONTENT_CLASSES:
-        if item.message_class.startswith(prefix):
+        if message_class.startswith(prefix):
             return content_class
     return "urn:content-classes:message"
 
@@ -160,7 +166,7 @@ def _rfc2822(moment: datetime | None) -> str | None:
 
 ITEM_PROPERTIES: dict[str, Getter] = {
     _dav("displayname"): lambda ns, i: i.subject if ns.folders[i.folder_id].hidden else item_name(i),
-    _dav("contentclass"): lambda ns, i: _content_class(i),
+    _dav("contentclass"): lambda ns, i: _content_class(i.message_class),
     _dav("iscollection"): lambda ns, i: False,
     _dav("isfolder"): lambda ns, i: False,
     _dav("ishidden"): lambda ns, i: ns.folders[i.folder_id].hidden,
@@ -206,13 +212,28 @@ ITEM_PROPERTIES: dict[str, Getter] = {
 _CALENDAR_NAMES = {"start": "dtstart", "end": "dtend", "all_day": "alldayevent", "time_zone": "timezone"}
 _CALENDAR_KEYS = {name: key for key, name in _CALENDAR_NAMES.items()}
 
+READ = _ns(HTTPMAIL, "read")
+IMPORTANCE = _ns(HTTPMAIL, "importance")
+CONTENT_CLASS = _dav("contentclass")
+MESSAGE_CLASS = _ns(EXCHANGE, "outlookmessageclass")
+_SETTABLE = frozenset({READ, IMPORTANCE, FLAG_STATUS})
+# Only a PROPPATCH that creates an item sets its class and subject: the store keeps them as they were made.
+_SUBJECTS = frozenset({_ns(HTTPMAIL, "subject"), _ns(MAILHEADER, "subject")})
+# The class of an item created with DAV:contentclass alone. Meeting messages arrive as mail: no PROPPATCH makes one.
+_CREATED_CLASSES = {
+    "urn:content-classes:message": "IPM.Note",
+    **{content_class: prefix for prefix, content_class in _ITEM_CONTENT_CLASSES if prefix != "IPM.Schedule.Meeting"},
+}
 
-def structured_namespace(item: Item) -> str | None:
-    """The schema an item's structured properties appear in (None: mail has none)."""
-    if item.message_class.startswith("IPM.Contact"):
+
+def structured_namespace(message_class: str) -> str | None:
+    """The schema an item's structured properties appear in (None: mail and notes have none)."""
+    if message_class.startswith("IPM.Contact"):
         return CONTACTS
-    if item.message_class.startswith(("IPM.Appointment", "IPM.Schedule")):
+    if message_class.startswith(("IPM.Appointment", "IPM.Schedule")):
         return CALENDAR
+    if message_class.startswith("IPM.Task"):
+        return TASKS
     return None
 
 
@@ -226,7 +247,7 @@ def _structured_key(namespace: str, local: str) -> str:
 
 def item_property_names(item: Item) -> list[str]:
     """Every property an item shows: the table's, then its structured ones."""
-    namespace = structured_namespace(item)
+    namespace = structured_namespace(item.message_class)
     extra = [_structured_name(namespace, key) for key in item.properties] if namespace else []
     return [*ITEM_PROPERTIES, *extra]
 
@@ -235,47 +256,145 @@ def item_property(ns: MailboxNamespace, item: Item, name: str) -> Any:
     getter = ITEM_PROPERTIES.get(name)
     if getter is not None:
         return getter(ns, item)
-    namespace = structured_namespace(item)
+    namespace = structured_namespace(item.message_class)
     if namespace and name.startswith(f"{{{namespace}}}"):
         return item.properties.get(_structured_key(namespace, name[len(namespace) + 2:]))
     return None
 
 
-def item_update(item: Item, name: str, value: str | None) -> dict[str, Any]:
+def item_update(message_class: str, properties: Mapping[str, Any], name: str,
+                element: etree._Element | None) -> dict[str, Any]:
     """The ``update_item`` arguments a PROPPATCH of one property asks for.
 
-    ``value`` None removes the property. Raises :class:`PropertyRefused`.
+    ``message_class`` and ``properties`` are the item's; ``element`` is the
+    property as sent, typed by its ``b:dt`` (None removes the property).
+    Raises :class:`PropertyRefused`.
     """
-    if name == _ns(HTTPMAIL, "read"):
-        read = parse_boolean(value) if value is not None else False
-        if read is None:
-            raise PropertyRefused(409, f"{value!r} is not a boolean.")
-        return {"read": read}
+    namespace = structured_namespace(message_class)
+    structured = namespace is not None and name.startswith(f"{{{namespace}}}")
+    if name not in _SETTABLE and not structured:
+        if name in ITEM_PROPERTIES:
+            raise PropertyRefused(403, "The property is computed by the store and cannot be set.")
+        raise PropertyRefused(403, "The lab keeps no properties beyond those it computes.")
+    value = _typed(element)
+    if name == READ:
+        return {"read": _boolean(value) if value is not None else False}
     if name == FLAG_STATUS:
         return {"flag_status": _enum_value(FlagStatus, value, FlagStatus.NONE)}
-    if name == _ns(HTTPMAIL, "importance"):
+    if name == IMPORTANCE:
         return {"importance": _enum_value(Importance, value, Importance.NORMAL)}
-    namespace = structured_namespace(item)
-    if namespace and name.startswith(f"{{{namespace}}}"):
-        properties = dict(item.properties)
-        key = _structured_key(namespace, name[len(namespace) + 2:])
-        if value is None:
-            properties.pop(key, None)
-        else:
-            properties[key] = value
-        return {"properties": properties}
-    if name in ITEM_PROPERTIES:
-        raise PropertyRefused(403, "The property is computed by the store and cannot be set.")
-    raise PropertyRefused(403, "The lab keeps no properties beyond those it computes.")
+    updated = dict(properties)
+    key = _structured_key(namespace, name[len(namespace) + 2:])
+    if value is None:
+        updated.pop(key, None)
+    else:
+        updated[key] = _stored(value)
+    return {"properties": updated}
 
 
-def _enum_value(kind: type, value: str | None, default: Any) -> Any:
+def new_item(updates: Sequence[tuple[str, etree._Element | None]]) -> tuple[NewItem, dict[str, PropertyRefused]]:
+    """The item a PROPPATCH that creates one describes, and the properties it refuses.
+
+    The Exchange SDK creates contacts, appointments and tasks this way:
+    ``DAV:contentclass`` and ``outlookmessageclass`` say what the item is
+    (either one will do; given both, they must agree, since the store derives
+    the content class from the message class), ``urn:schemas:httpmail:subject``
+    names it, and everything else is set as PROPPATCH sets it on an existing
+    item of that class. ``updates`` are :func:`~.schemas.property_updates`.
+    """
+    refused: dict[str, PropertyRefused] = {}
+    message_class = _created_class(updates, refused)
+    fields: dict[str, Any] = {}
+    properties: Mapping[str, Any] = {}
+    for name, element in updates:
+        try:
+            if name in _SUBJECTS:
+                value = _typed(element)
+                fields["subject"] = "" if value is None else str(value)
+            elif name not in (CONTENT_CLASS, MESSAGE_CLASS):
+                changes = item_update(message_class, properties, name, element)
+                properties = changes.pop("properties", properties)
+                fields.update(changes)
+        except PropertyRefused as refusal:
+            refused[name] = refusal
+    return NewItem(message_class=message_class, properties=properties, **fields), refused
+
+
+def _created_class(updates: Sequence[tuple[str, etree._Element | None]],
+                   refused: dict[str, PropertyRefused]) -> str:
+    """The message class of a new item from its class properties; contradicting or unknown ones are refused."""
+    values: dict[str, Any] = {}
+    for name, element in updates:
+        if name in (CONTENT_CLASS, MESSAGE_CLASS):
+            try:
+                values[name] = _typed(element)
+            except PropertyRefused as refusal:
+                refused[name] = refusal
+    message_class = values.get(MESSAGE_CLASS)
+    if message_class is not None and str(message_class).split(".")[0].upper() != "IPM":
+        refused[MESSAGE_CLASS] = PropertyRefused(
+            409, f"{message_class!r} is not an IPM message class, the kind items in folders have.")
+        message_class = None
+    content_class = values.get(CONTENT_CLASS)
+    if content_class is None:
+        return message_class or "IPM.Note"
+    if not isinstance(content_class, str) or content_class not in _CREATED_CLASSES:
+        refused[CONTENT_CLASS] = PropertyRefused(
+            403, f"The lab creates items of the content classes {', '.join(sorted(_CREATED_CLASSES))}.")
+    elif message_class is None:
+        return _CREATED_CLASSES[content_class]
+    elif _content_class(message_class) != content_class:
+        refused[CONTENT_CLASS] = PropertyRefused(
+            409, f"A {message_class} item is {_content_class(message_class)}: the store derives "
+                 "DAV:contentclass from the message class.")
+    return message_class or "IPM.Note"
+
+
+def _typed(element: etree._Element | None) -> Any:
+    """The value a PROPPATCH sets, typed by its ``b:dt``; None for a remove. A value not of its type is 409."""
+    if element is None:
+        return None
+    try:
+        return typed_value(element)
+    except ValueError as error:
+        raise PropertyRefused(409, str(error)) from None
+
+
+def _boolean(value: Any) -> bool:
+    parsed = value if isinstance(value, bool) else parse_boolean(str(value))
+    if parsed is None:
+        raise PropertyRefused(409, f"{value!r} is not a boolean.")
+    return parsed
+
+
+def _enum_value(kind: type, value: Any, default: Any) -> Any:
     if value is None:
         return default
     try:
-        return kind(int(value.strip()))
+        return kind(value if isinstance(value, int) else int(str(value).strip()))
     except ValueError:
         raise PropertyRefused(409, f"{value!r} is not one of {[int(v) for v in kind]}.") from None
+
+
+def _stored(value: Any) -> Any:
+    """A structured property as the store keeps it: JSON values, datetimes as ISO 8601 text (NewItem).
+
+    Lists and objects arrive as JSON text, the way PROPFIND shows them
+    (:func:`~.schemas.typed_element`), or as a multi-valued type.
+    """
+    if isinstance(value, list):
+        return [_iso(v) for v in value]
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        return decoded if isinstance(decoded, (list, dict)) else value
+    return _iso(value)
+
+
+def _iso(value: Any) -> Any:
+    return value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else value
 
 
 def lookup(table: Mapping[str, Getter], ns: MailboxNamespace, record: Any, name: str) -> Any:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
+from wsgidav import util as dav_util
 from wsgidav.dav_error import (
     HTTP_BAD_REQUEST, HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_INSUFFICIENT_STORAGE, HTTP_NOT_FOUND, DAVError,
 )
@@ -126,15 +127,19 @@ class StoreResource:
         return False
 
     def check_unlocked(self) -> None:
-        """Refuse (423) to delete a locked resource without its token.
+        """Refuse (423) to change a locked resource without its token (RFC 4918 7.4).
 
-        Before a native DELETE WsgiDAV checks only the parent's locks.
+        Before a native DELETE WsgiDAV checks only the parent's locks; a
+        PROPPATCH that creates an item (outside WsgiDAV) checks the folder it
+        adds to, so the ``If`` header may not have been read yet.
         """
         manager = self.provider.lock_manager
         if manager is not None:
+            if "wsgidav.conditions.if" not in self.environ:
+                dav_util.parse_if_header_dict(self.environ)
             manager.check_write_permission(url=self.get_ref_url(), depth="0",
-                                           token_list=self.environ.get("wsgidav.ifLockTokenList", []),
-                                           principal=self.environ.get("wsgidav.user_name", ""))
+                                           token_list=self.environ["wsgidav.ifLockTokenList"],
+                                           principal=self.opened.owner.logon_name)
 
     def forbid(self, reason: str):
         raise DAVError(HTTP_FORBIDDEN, reason)

@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Union
 
-from plugins.owa.webdav.schemas import CHANGE_NUMBER, clark, parse_boolean
+from plugins.owa.webdav.schemas import CHANGE_NUMBER, UnknownDataType, clark, parse_boolean, parse_time, parse_typed
 
 _TOKEN = re.compile(r"""\s*(?:
       (?P<dq>"(?:[^"]|"")*")
@@ -266,28 +266,13 @@ def _like_pattern(pattern: str) -> re.Pattern:
 
 
 def _cast(value: Any, type_name: str) -> Any:
-    kind = type_name.strip().casefold()
     text = str(value)
     try:
-        if kind.startswith("datetime"):
-            return parse_time(text)
-        if kind == "boolean":
-            result = parse_boolean(text)
-            if result is None:
-                raise ValueError(text)
-            return result
-        if kind in ("int", "i1", "i2", "i4", "i8", "ui1", "ui2", "ui4", "ui8"):
-            return int(text)
-        if kind == "string":
-            return text
+        return parse_typed(type_name, text)
+    except UnknownDataType:
+        raise SqlError(f"CAST to {type_name!r} is not supported.") from None
     except ValueError:
         raise SqlError(f"Cannot CAST {text!r} as {type_name!r}.") from None
-    raise SqlError(f"CAST to {type_name!r} is not supported.")
-
-
-def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def parse(text: str) -> Query:

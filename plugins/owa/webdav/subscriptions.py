@@ -1,22 +1,32 @@
-"""Folder subscriptions and waiting for their events without polling the store.
+"""Folder subscriptions, their NOTIFY datagrams, and waiting for their events without polling the store.
 
 Exchange 2003 kept WebDAV subscriptions in the store: SUBSCRIBE registered
-one, the store sent NOTIFY over UDP to a ``Call-Back`` or the client asked
-with POLL. The lab sends no UDP; a POLL may instead wait (``X-Lab-Wait``)
-until a commit touches a subscribed folder. Every mailbox has its own
-``threading.Condition``: the ``mailbox_changed`` hook marks the mailbox's
-subscriptions of the changed folders and wakes only that mailbox's waiters.
+one; with a ``Call-Back: httpu://host:port/path`` the store sent a UDP
+``NOTIFY`` to that address whenever an event fired (Exchange SDK, "NOTIFY
+Method"), and the client acknowledged with POLL, which also says which
+subscriptions really have events. Without a Call-Back the client POLLs;
+the lab lets such a POLL wait (``X-Lab-Wait``) until a commit touches a
+subscribed folder. Every mailbox has its own ``threading.Condition``: the
+``mailbox_changed`` hook marks the mailbox's subscriptions of the changed
+folders, sends their NOTIFYs and wakes only that mailbox's waiters.
 Nothing spins; a waiter sleeps until woken or until its deadline.
 
 The hook only says "this folder changed"; whether that is an event of the
 subscription's type (a new member, a delete) is checked against the store's
-change list when the waiter wakes, by the ``fired`` callback of :meth:`wait`.
-That check also catches commits made by another process (the CLI), whose
-hooks run there, at the start of every POLL.
+change list when the waiter wakes (or the POLL after a NOTIFY arrives), by
+the ``fired`` callback of :meth:`SubscriptionTable.wait`. So a NOTIFY means
+"POLL now", as on Exchange, where the store also coalesced events. That
+check also catches commits made by another process (the CLI), whose hooks
+run there, at the start of every POLL.
+
+The SDK has the store repeat a NOTIFY until the client acknowledges it (UDP
+may be lost); the lab sends one datagram per commit that touches the
+folder, which on a loopback or LAN hop is not lost.
 """
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +47,15 @@ class Subscription:
     expires: float
     mark: int  # the mailbox change number up to which events were reported
     pending: bool = False  # a commit touched the folder since the last look
+    call_back: CallBack | None = None  # where NOTIFY datagrams go (SUBSCRIBE's Call-Back header)
+
+
+@dataclass(frozen=True)
+class CallBack:
+    """A ``Call-Back: httpu://host:port/path`` as the store uses it: an address and the URI to name."""
+
+    address: tuple[str, int]
+    uri: str
 
 
 @dataclass
@@ -57,6 +76,7 @@ class SubscriptionTable:
         self._mailboxes: dict[str, _Mailbox] = {}
         self._ids = itertools.count(1)
         self._closed = False
+        self._notifiers: dict[int, socket.socket] = {}  # address family -> the UDP socket NOTIFYs leave from
 
     def _box(self, mailbox_id: str) -> _Mailbox:
         with self._lock:
@@ -67,12 +87,12 @@ class SubscriptionTable:
         return DEFAULT_LIFETIME if not requested else max(1, min(requested, MAX_LIFETIME))
 
     def subscribe(self, mailbox_id: str, folder_id: int | None, href: str, notification_type: str,
-                  lifetime: int | None, mark: int) -> Subscription:
+                  lifetime: int | None, mark: int, call_back: CallBack | None = None) -> Subscription:
         lifetime = self.bounded_lifetime(lifetime)
         with self._lock:
             subscription_id = next(self._ids)
         subscription = Subscription(subscription_id, mailbox_id, folder_id, href, notification_type,
-                                    lifetime, self._clock() + lifetime, mark)
+                                    lifetime, self._clock() + lifetime, mark, call_back=call_back)
         box = self._box(mailbox_id)
         with box.condition:
             box.subscriptions[subscription_id] = subscription
@@ -110,20 +130,55 @@ class SubscriptionTable:
             box.condition.notify_all()
         return removed
 
-    def changed(self, mailbox_id: str, folder_ids: Iterable[int]) -> None:
-        """Called by the ``mailbox_changed`` hook after a commit; never blocks for long."""
+    def watches(self, mailbox_id: str) -> bool:
+        """Whether the mailbox has subscriptions (else a commit needs no closer look)."""
+        with self._lock:
+            box = self._mailboxes.get(mailbox_id)
+        return box is not None and bool(box.subscriptions)
+
+    def changed(self, mailbox_id: str, folder_ids: Iterable[int], *, visible: Iterable[int]) -> None:
+        """Called by the ``mailbox_changed`` hook after a commit; never blocks for long.
+
+        ``visible``: the folders among ``folder_ids`` a user sees. A subscription
+        on the mailbox root fires only for those (sync state written into the
+        hidden folders is no event of the hierarchy); one on a folder fires
+        for its folder, hidden or not.
+        """
         with self._lock:
             box = self._mailboxes.get(mailbox_id)
         if box is None:
             return
-        folders = set(folder_ids)
+        folders, shown = set(folder_ids), set(visible)
+        notify: dict[CallBack, list[int]] = {}
         with box.condition:
             touched = False
+            now = self._clock()
             for subscription in box.subscriptions.values():
-                if subscription.folder_id is None or subscription.folder_id in folders:
+                if (shown if subscription.folder_id is None else subscription.folder_id in folders):
                     subscription.pending = touched = True
+                    if subscription.call_back is not None and subscription.expires > now:
+                        notify.setdefault(subscription.call_back, []).append(subscription.id)
             if touched:
                 box.condition.notify_all()
+        for call_back, ids in notify.items():
+            self._send_notify(call_back, ids)
+
+    def _send_notify(self, call_back: CallBack, ids: list[int]) -> None:
+        """One NOTIFY datagram naming the subscriptions (a list, as POLL's Subscription-id header)."""
+        datagram = (f"NOTIFY {call_back.uri} HTTP/1.1\r\nSubscription-id: {','.join(map(str, ids))}\r\n"
+                    "Content-Length: 0\r\n\r\n").encode("ascii", "replace")
+        family = socket.AF_INET6 if ":" in call_back.address[0] else socket.AF_INET
+        with self._lock:
+            if self._closed:
+                return
+            notifier = self._notifiers.get(family)
+            if notifier is None:
+                notifier = self._notifiers[family] = socket.socket(family, socket.SOCK_DGRAM)
+                notifier.setblocking(False)
+        try:
+            notifier.sendto(datagram, call_back.address)
+        except OSError:
+            pass  # UDP: a NOTIFY that cannot leave is a lost datagram; the client's next POLL still finds the events
 
     def wait(self, subscriptions: list[Subscription], timeout: float,
              fired: Callable[[list[Subscription]], list[Subscription]]) -> list[Subscription]:
@@ -156,10 +211,13 @@ class SubscriptionTable:
                 return []
 
     def close(self) -> None:
-        """Wake every waiter (the service is stopping); later waits return at once."""
+        """Wake every waiter (the service is stopping); later waits return at once, no NOTIFY leaves."""
         with self._lock:
             self._closed = True
             boxes = list(self._mailboxes.values())
+            for notifier in self._notifiers.values():
+                notifier.close()
+            self._notifiers.clear()
         for box in boxes:
             with box.condition:
                 box.condition.notify_all()
