@@ -169,17 +169,6 @@ def bench_size(host: Host, version: str, messages: int, seconds: float) -> None:
     report("no-change Sync, 4 devices", [x for run in runs for x in run], seconds)
 
 
-def caught_up(device: EasClient, inbox: str) -> str:
-    """The device's Inbox synced to the end; its SyncKey."""
-    key = device.sync(inbox, "0", klass="Email").text("as:Collections/as:Collection/as:SyncKey")
-    for _ in range(1000):  # bounded: WindowSize 512 per round
-        answer = device.sync(inbox, key, window=512, klass="Email")
-        key = answer.text("as:Collections/as:Collection/as:SyncKey") or key
-        if answer.find(".//as:MoreAvailable") is None:
-            break
-    return key
-
-
 def probe(host: Host, version: str, latencies: list[float], stop: threading.Event, seconds: float) -> None:
     """OPTIONS requests one after another (what every device sends first) until ``stop`` or ``seconds``."""
     device = host.device(version, "PROBE")
@@ -238,7 +227,7 @@ def bench_ping(host: Host, version: str, pings: int, deliveries: int) -> None:
     report_latencies(f"other requests with {pings - len(answered_early)} Pings held", list(during))
 
     watcher, inbox = prepared(host, version, "WATCHER")
-    key = caught_up(watcher, inbox)
+    key = initial_sync(watcher, inbox, 512)[3]  # caught up before the first Ping
     pushed: list[float] = []
     for n in range(deliveries):  # one delivery per held Ping of the watcher
         answer: list = []

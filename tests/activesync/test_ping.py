@@ -109,3 +109,16 @@ def test_low_average_heartbeat_raises_3033(eas_lab):
         assert device.ping(1, [(inbox, "Email")]).text("ping:Status") == "1"
     [event] = lab.service.eventlog.query(source="Server ActiveSync", event_id=3033)
     assert event.level.value == "Warning" and "[540]" in event.text
+
+
+def test_another_devices_sync_state_wakes_no_held_ping_but_new_mail_does(eas_lab):
+    """Sync state lives in hidden folders: a thousand devices saving theirs must not wake each other's Pings."""
+    lab = eas_lab("Exchange 2016")
+    listener = push_hub(lab.service).listen(lab.mailbox)
+    try:
+        lab.store.put_state(lab.mailbox, "Microsoft-Server-ActiveSync/PocketPC/OTHER", "Ping", b"{}")
+        assert not listener.wait(0.3)
+        lab.deliver("Wake up")
+        assert listener.wait(5)
+    finally:
+        listener.close()

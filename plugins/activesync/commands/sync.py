@@ -145,7 +145,7 @@ class _Collection:
         if state is not None and self.key == state.previous_key:
             self.batch = state.previous_batch()  # a retry: the same answer again
             self.key_due = True  # the device lost the answer, so the key it carried too
-            self._answer(self.batch)
+            self._render(self.batch)
             return
         if state is None or self.key != state.key:
             self.status = 3
@@ -173,7 +173,7 @@ class _Collection:
         if not batch.empty or self.key_due:
             state.advance(batch)
             self.dirty = True
-        self._answer(batch)
+        self._render(batch)
 
     def poll_again(self, budget: int) -> None:
         """After a wake-up: fold in new server changes and take a batch if any."""
@@ -187,7 +187,7 @@ class _Collection:
                 self.batch = batch
                 self.state.advance(batch)
                 self.dirty = True
-                self._answer(batch)
+                self._render(batch)
 
     def save(self) -> None:
         if self.dirty and self.state is not None:
@@ -392,17 +392,12 @@ class _Collection:
 
     # -- the answer ----------------------------------------------------------------
 
-    def _answer(self, batch: Batch) -> None:
-        """The batch as Commands and Responses: what _render makes, then the SoftDeletes (MS-ASCMD 2.2.3.172)."""
-        self._render(batch)
-        self.commands += [element("AirSync:SoftDelete", None, element("AirSync:ServerId", server_id))
-                          for server_id in batch.soft_delete]
-
     def _render(self, batch: Batch) -> None:
+        """The batch as Commands and Responses; a SoftDelete takes an item off the device only (2.2.3.172)."""
         self.ctx.backend.prefetch([*batch.change, *batch.add])
         out = []
-        for server_id in batch.delete:
-            out.append(element("AirSync:Delete", None, element("AirSync:ServerId", server_id)))
+        for kind, ids in (("Delete", batch.delete), ("SoftDelete", batch.soft_delete)):
+            out += [element(f"AirSync:{kind}", None, element("AirSync:ServerId", i)) for i in ids]
         for server_id in batch.change:
             data = self._data(server_id, change=True)
             if data is not None:

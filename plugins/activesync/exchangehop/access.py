@@ -489,24 +489,25 @@ class ExchangeHopAccess(MailboxAccess):
         self._expect(answer, method, url, 201 if method == "PUT" else 207)
         location = answer.header("Location")
         if location is None and method == "PROPPATCH":
-            refused = [f"{davxml.sql_name(name)} ({status})" for resource in self._parse(answer, method, url).resources
-                       for name, status in resource.failed.items()]
-            raise self.session.failure(answer.status, method, url,
-                                       f"the server created no item; it refused {', '.join(refused) or 'nothing'}")
+            refused = _describe(self._refused(answer, method, url)) or "nothing"
+            raise self.session.failure(answer.status, method, url, f"the server created no item; it refused {refused}")
         return self._item_id_at(folder_id, location or url)
+
+    def _refused(self, answer: HopResponse, method: str, url: str) -> dict[str, int]:
+        """The properties a PROPPATCH's 207 refused: name -> the status of their propstat."""
+        return {name: status for resource in self._parse(answer, method, url).resources
+                for name, status in resource.failed.items()}
 
     def _proppatch(self, url: str, sets: dict[str, Any], removes: list[str], *, missing) -> None:
         answer = self.request("PROPPATCH", url, headers=XML, body=davxml.proppatch(sets, removes))
         if answer.status == 404 and missing is not None:
             raise missing
         self._expect(answer, "PROPPATCH", url, 207)
-        for resource in self._parse(answer, "PROPPATCH", url).resources:
-            refused = sorted(set(resource.failed.values()))
-            if 507 in refused:
-                raise MailboxFull(f"the mailbox server refused PROPPATCH {url} with 507 Insufficient Storage")
-            if refused:
-                names = ", ".join(davxml.sql_name(n) for n in resource.failed)
-                raise self.session.failure(207, "PROPPATCH", url, f"the server refused {names} ({refused})")
+        refused = self._refused(answer, "PROPPATCH", url)
+        if 507 in refused.values():
+            raise MailboxFull(f"the mailbox server refused PROPPATCH {url} with 507 Insufficient Storage")
+        if refused:
+            raise self.session.failure(207, "PROPPATCH", url, f"the server refused {_describe(refused)}")
 
     def change_item(self, server_id: str, *, read: bool | None = None, flag_status: int | None = None,
                     properties: Mapping[str, Any] | None = None) -> None:
@@ -611,6 +612,10 @@ class ExchangeHopAccess(MailboxAccess):
         if answer.status == 400:
             raise NoRecipients("the mailbox server refused the submission with 400 (no recipients)")
         self._expect(answer, "PUT", url, 200, 201, 204)
+
+
+def _describe(refused: dict[str, int]) -> str:
+    return ", ".join(f"{sql_name(name)} ({status})" for name, status in refused.items())
 
 
 def _mailbox_item(server_id: str, folder_id: str, found: davxml.DavResource) -> MailboxItem:
