@@ -8,10 +8,11 @@ default worker pools), so the bench's clients (up to a thousand threads)
 do not share the host's interpreter lock. For each mailbox size: OPTIONS,
 Provision, FolderSync, the initial Sync of the Inbox with WindowSize 100
 and 512 (time and bytes), the no-change Sync (latency percentiles and
-requests/s, one device, then 4 in parallel); then N devices each holding a
-Ping (the host's RSS before and after, the latency of other requests while
-the Pings arrive and once all are held) and the time from an SMTP delivery
-to the Ping answer (median, p99). Targets (issue 5), Exchange 2016 persona:
+requests/s, one device, then 4 in parallel); then N users, one device
+each, holding a Ping (the host's RSS before and after, the latency of other
+requests while the Pings arrive and once all are held), the time from an
+SMTP delivery to alice's Ping answer (median, p99), and one delivery to all
+N users at once (when their Pings answered, other requests meanwhile). Targets (issue 5), Exchange 2016 persona:
 no-change Sync under 20 ms at 10k, independent of size; initial Sync of
 10k under 25 s; delivery to Ping answer p99 under 1 s; the 2003 persona
 within 3x of those. Every loop is bounded; the host stops at the end. Run
@@ -43,6 +44,7 @@ from plugins.owa.mailboxes import ensure_mailbox  # noqa: E402
 from tests.activesync.easclient import EasClient, HttpWire  # noqa: E402
 from tests.realhost import RealHost  # noqa: E402
 
+PASSWORD = "P@ssw0rd"  # the demo users' password, given to the bench's users too
 VERSIONS = {"Exchange 2003 SP2": "2.5", "Exchange 2007 SP1": "12.1", "Exchange 2010 SP1": "14.1",
             "Exchange 2016": "16.1"}
 
@@ -92,13 +94,22 @@ class Host:
             self.store.add_items(self.mailbox, self.inbox, [
                 NewItem.from_mime(mime(n), date_received=base + timedelta(minutes=n)) for n in batch])
 
-    def deliver(self, n: int) -> None:
-        """Over the host's SMTP virtual server, as mail arrives."""
-        with smtplib.SMTP("127.0.0.1", self.real.smtp_port, timeout=30) as smtp:
-            smtp.sendmail("bob@contoso.com", ["alice@contoso.com"], mime(n))
+    def deliver(self, n: int, recipients: list[str] | None = None) -> None:
+        """Over the host's SMTP virtual server, as mail arrives (to alice unless ``recipients``)."""
+        with smtplib.SMTP("127.0.0.1", self.real.smtp_port, timeout=120) as smtp:
+            smtp.sendmail("bob@contoso.com", recipients or ["alice@contoso.com"], mime(n))
 
-    def device(self, version: str, name: str) -> EasClient:
-        return EasClient(HttpWire("127.0.0.1", self.port, timeout=3600), version=version, device_id=name)
+    def add_users(self, count: int) -> list[str]:
+        """``CONTOSO\\ping0`` ... in the directory (kept when there already), as an admin adds them."""
+        logons = [f"CONTOSO\\ping{n}" for n in range(count)]
+        for logon in logons:
+            if self.seeder.directory.find(logon) is None:
+                self.seeder.directory.add_user(logon, PASSWORD)
+        return logons
+
+    def device(self, version: str, name: str, user: str = "CONTOSO\\alice") -> EasClient:
+        return EasClient(HttpWire("127.0.0.1", self.port, timeout=3600), version=version, device_id=name,
+                         user=user, password=PASSWORD)
 
     def stop(self) -> None:
         self.real.stop(timeout=60)
@@ -110,8 +121,8 @@ def timed(fn):
     return result, time.perf_counter() - began
 
 
-def prepared(host: Host, version: str, name: str) -> tuple[EasClient, str]:
-    device = host.device(version, name)
+def prepared(host: Host, version: str, name: str, user: str = "CONTOSO\\alice") -> tuple[EasClient, str]:
+    device = host.device(version, name, user)
     device.provision()
     folders = device.folder_sync()
     return device, device.folder_id(folders, 2)
@@ -185,46 +196,68 @@ def report_latencies(label: str, latencies: list[float]) -> None:
               f"  p99 {percentile(latencies, 99) * 1000:.1f} ms  max {max(latencies) * 1000:.1f} ms")
 
 
+def hold(device: EasClient, inbox: str, sent: threading.Semaphore, answers: list, stop: threading.Event) -> None:
+    """One device's Ping; (status, when) lands in ``answers`` unless the bench is over."""
+    sent.release()
+    try:
+        answer = device.ping(600, [(inbox, "Email")])
+    except (OSError, http.client.HTTPException):  # the host stopped under us: done
+        return
+    if not stop.is_set():
+        answers.append((answer.text("ping:Status"), time.perf_counter()))
+
+
+def ping_all(holders: list[tuple[EasClient, str]], answers: list, stop: threading.Event) -> float:
+    """Every holder sends its Ping at once; returns the seconds it took to send them."""
+    sent = threading.Semaphore(0)
+    began = time.perf_counter()
+    for device, inbox in holders:
+        threading.Thread(target=hold, args=(device, inbox, sent, answers, stop), daemon=True).start()
+    for _ in holders:
+        sent.acquire(timeout=60)
+    return time.perf_counter() - began
+
+
+def settle(host: Host, version: str, during: list[float], began: float) -> None:
+    """Wait until every Ping of the burst has had its turn, then start a clean record of the probe.
+
+    A Ping without a body from a device that never pinged is answered with
+    status 3 as soon as it is admitted; sent after the burst, it waits for
+    the Pings before it (plugins/activesync/admission.py).
+    """
+    late = host.device(version, "LATEPING")
+    late.provision()
+    sent = time.perf_counter()
+    status = late.ping(None, None).text("ping:Status")
+    print(f"  a Ping sent after the burst got its turn after {time.perf_counter() - sent:.1f} s (status {status});"
+          f" all held {time.perf_counter() - began:.1f} s after the first Ping")
+    del during[:]
+
+
 def bench_ping(host: Host, version: str, pings: int, deliveries: int) -> None:
-    print(f"\n== {pings} devices holding a Ping ==")
+    """``pings`` users with one device each hold a Ping on their Inbox; alice's device watches hers."""
+    print(f"\n== {pings} devices (one per user) holding a Ping ==")
+    users = host.add_users(pings)
     before = rss_mb(host.pid)
     with ThreadPoolExecutor(8) as pool:  # bounded: provisioning 1,000 devices takes a while
-        holders = list(pool.map(lambda n: prepared(host, version, f"PING{n}"), range(pings)))
-    sent, answered_early = threading.Semaphore(0), []
+        holders = list(pool.map(lambda n: prepared(host, version, f"PING{n}", users[n]), range(pings)))
+    answers: list = []
     stop = threading.Event()
-
-    def hold(device: EasClient, inbox: str) -> None:
-        sent.release()
-        try:
-            answer = device.ping(600, [(inbox, "Email")])
-        except (OSError, http.client.HTTPException):  # the host stopped under us: done
-            return
-        if not stop.is_set():
-            answered_early.append(answer.text("ping:Status"))
-
     during: list[float] = []
-    prober = threading.Thread(target=probe, args=(host, version, during, stop, 600), daemon=True)
-    threads = [threading.Thread(target=hold, args=holder, daemon=True) for holder in holders]
-    began = time.perf_counter()
+    prober = threading.Thread(target=probe, args=(host, version, during, stop, 3600), daemon=True)
     prober.start()
-    for thread in threads:
-        thread.start()
-    for _ in threads:
-        sent.acquire(timeout=60)
+    time.sleep(0.5)
+    began = time.perf_counter()
+    took = ping_all(holders, answers, stop)
     time.sleep(2.0)  # the last requests reach their handlers
     establishing = during[:]
     del during[:len(establishing)]
-    print(f"  {pings} Pings sent in {time.perf_counter() - began:.1f} s; answered early: {len(answered_early)}"
+    print(f"  {pings} Pings sent in {took:.1f} s; answered early: {len(answers)}"
           f"  host RSS {before:.0f} MB -> {rss_mb(host.pid):.0f} MB")
     report_latencies("other requests while the Pings arrive", establishing)
-    for _ in range(1200):  # bounded: up to 120 s for the probe's request queued in the burst to come back
-        if during:
-            break
-        time.sleep(0.1)
-    print(f"  the burst settled {time.perf_counter() - began:.1f} s after the first Ping")
-    del during[:]
+    settle(host, version, during, began)
     time.sleep(3.0)
-    report_latencies(f"other requests with {pings - len(answered_early)} Pings held", list(during))
+    report_latencies(f"other requests with {pings - len(answers)} Pings held", list(during))
 
     watcher, inbox = prepared(host, version, "WATCHER")
     key = initial_sync(watcher, inbox, 512)[3]  # caught up before the first Ping
@@ -241,11 +274,25 @@ def bench_ping(host: Host, version: str, pings: int, deliveries: int) -> None:
         if answer and answer[0][0].text("ping:Status") == "2":
             pushed.append(answer[0][1] - delivered)
         key = watcher.sync(inbox, key, klass="Email").text("as:Collections/as:Collection/as:SyncKey") or key
-    stop.set()
-    prober.join(10)
     if pushed:
         print(f"  SMTP delivery -> Ping answer: median {statistics.median(pushed) * 1000:.0f} ms"
               f"  p99 {percentile(pushed, 99) * 1000:.0f} ms  ({len(pushed)} of {deliveries} deliveries)")
+
+    del during[:]
+    delivered = time.perf_counter()
+    host.deliver(20_000_000, [f"{user.rpartition(chr(92))[2]}@contoso.com" for user in users])
+    accepted = time.perf_counter() - delivered
+    for _ in range(1200):  # bounded: up to 120 s for every held Ping to answer
+        if len(answers) >= pings:
+            break
+        time.sleep(0.1)
+    woken = [when - delivered for status, when in answers if status == "2"]
+    if woken:
+        print(f"  one delivery to all {pings} users (SMTP done after {accepted:.1f} s): {len(woken)} Pings"
+              f" answered, median {statistics.median(woken):.1f} s, last {max(woken):.1f} s")
+    report_latencies("other requests meanwhile", list(during))
+    stop.set()
+    prober.join(10)
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from plugins.owa.mailbox import NewItem
+from plugins.owa.mailbox import Item, NewItem, clip_end
 
 TOP_LEVEL = "0"
 
@@ -108,6 +108,20 @@ class MailboxItem:
     properties: Mapping[str, Any] = field(default_factory=dict)
 
 
+def window_date(item: MailboxItem | Item | NewItem, by_end: bool) -> datetime:
+    """The moment a FilterType window dates an item by (MS-ASCMD 2.2.3.68.2; 2.2.3.67 in older editions).
+
+    Mail is dated by DateReceived. With ``by_end`` (the Calendar class) an
+    item is dated by when it is over, its clip end: "Calendar items that are
+    in the future or that have recurrence but no end date are sent to the
+    client regardless of the FilterType element value", so an appointment
+    booked long ago for next week is inside a two-week window, and one over
+    for a month is outside, however recently it was entered. An item without
+    an end falls back to DateReceived.
+    """
+    return (clip_end(item.properties) if by_end else None) or item.date_received
+
+
 @dataclass(frozen=True)
 class ItemQuery:
     """What Search (Mailbox) and Find ask of a mailbox: every condition must hold.
@@ -195,11 +209,14 @@ class MailboxAccess(ABC):
         """Adds, changes and deletions in a folder after ``mark``; ``mark`` 0 lists every item."""
 
     @abstractmethod
-    def count_items(self, folder_id: str, received_after: datetime | None = None) -> int: ...
+    def list_item_ids(self, folder_id: str, received_after: datetime | None = None, *,
+                      by_end: bool = False) -> list[str]:
+        """ServerIds newest first, optionally only those received after a moment (FilterType).
 
-    @abstractmethod
-    def list_item_ids(self, folder_id: str, received_after: datetime | None = None) -> list[str]:
-        """ServerIds newest first, optionally only those received after a moment (FilterType)."""
+        ``by_end`` dates the items by :func:`window_date` instead (a Calendar
+        collection's FilterType): only those over after the moment, the
+        latest to end first.
+        """
 
     @abstractmethod
     def get_item(self, server_id: str) -> MailboxItem:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Iterator
 
-from plugins.activesync.backend import MailboxAccess
+from plugins.activesync.admission import Admission
+from plugins.activesync.backend import MailboxAccess, MailboxFull
 from plugins.activesync.partnership import Partnership, Partnerships
 from plugins.activesync.personas import Persona, ProtocolVersion
 from plugins.activesync.policy import DevicePolicy
@@ -38,6 +39,7 @@ class CommandContext:
     policy: DevicePolicy
     usage: UsageLog
     partnership_dirty: bool = False
+    admission: Admission | None = None  # a Ping's turn (plugins.activesync.admission)
 
     @property
     def lock(self) -> threading.RLock:
@@ -45,10 +47,15 @@ class CommandContext:
 
     @contextmanager
     def unlocked(self) -> Iterator[None]:
-        """Let other requests of this device in while this one waits (Ping, Sync Wait)."""
+        """Let other requests of this device in while this one waits (Ping, Sync Wait).
+
+        A Ping also gives back its admission turn; it takes a turn again before the
+        device lock (always in that order, so the two cannot deadlock).
+        """
         self.lock.release()
         try:
-            yield
+            with self.admission.stepped_aside() if self.admission is not None else nullcontext():
+                yield
         finally:
             self.lock.acquire()
 
@@ -57,6 +64,20 @@ class CommandContext:
         from plugins.activesync.plugin import push_hub
 
         return push_hub(self.service).stopping
+
+    def save_partnership(self) -> None:
+        """Write the partnership if this request changed it (last sync, policy, states).
+
+        A Ping saves it before it is held, so that a held Ping's answer, when one
+        delivery wakes a thousand of them, writes nothing.
+        """
+        if not self.partnership_dirty:
+            return
+        try:
+            self.partnerships.save(self.partnership)
+        except MailboxFull:  # the command's own answer says so; the record waits for space
+            return
+        self.partnership_dirty = False
 
     # -- this device's state blobs ------------------------------------------
 

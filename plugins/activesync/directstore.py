@@ -31,6 +31,7 @@ from plugins.activesync.backend import (
     NoRecipients,
     SendQuotaExceeded,
     SpecialFolder,
+    window_date,
 )
 from plugins.owa.mailbox import (
     Folder,
@@ -184,14 +185,11 @@ class DirectStoreAccess(MailboxAccess):
             mark=delta.change_number,
         )
 
-    def count_items(self, folder_id: str, received_after: datetime | None = None) -> int:
-        if received_after is not None:
-            return len(self.list_item_ids(folder_id, received_after))
-        with self._call():
-            return self.store.count_items(self.mailbox_id, self._folder_id(folder_id))
-
-    def list_item_ids(self, folder_id: str, received_after: datetime | None = None) -> list[str]:
+    def list_item_ids(self, folder_id: str, received_after: datetime | None = None, *,
+                      by_end: bool = False) -> list[str]:
         folder = self._folder_id(folder_id)
+        if by_end:
+            return self._ids_by_end(folder, received_after)
         ids: list[str] = []
         with self._call():
             for offset in range(0, self.store.count_items(self.mailbox_id, folder) + 1, _PAGE):
@@ -201,6 +199,20 @@ class DirectStoreAccess(MailboxAccess):
                 if len(newer) < _PAGE:  # newest first: the rest is older, or there is no rest
                     break
         return ids
+
+    def _ids_by_end(self, folder: int, ends_after: datetime | None) -> list[str]:
+        """Items over after ``ends_after``, latest end first. The store orders and pages by
+        DateReceived only, so every item of the folder is read and dated (a calendar's hundreds)."""
+        with self._call():
+            entries = self._every_item(self.mailbox_id, folder)
+        dated = [(window_date(item, by_end=True), item) for item in entries]
+        dated.sort(key=lambda pair: pair[0], reverse=True)  # stable: equal ends stay newest received first
+        return [self._server_id(item) for moment, item in dated if ends_after is None or moment >= ends_after]
+
+    def _every_item(self, mailbox_id: str, folder: int) -> list[Item]:
+        """Every item of a folder in one store read; the caller holds a ``_call``."""
+        count = self.store.count_items(mailbox_id, folder)
+        return self.store.list_items(mailbox_id, folder, offset=0, limit=max(count, 1))
 
     def get_item(self, server_id: str) -> MailboxItem:
         with self._call():
@@ -296,8 +308,7 @@ class DirectStoreAccess(MailboxAccess):
             with self._call():
                 other = self.store.find_mailbox(smtp_address)
                 calendar = self.store.default_folder(other.id, FolderType.CALENDAR).id
-                count = self.store.count_items(other.id, calendar)
-                entries = self.store.list_items(other.id, calendar, offset=0, limit=max(count, 1))
+                entries = self._every_item(other.id, calendar)
         except (NoSuchMailbox, FolderNotFound):
             return None
         periods = []

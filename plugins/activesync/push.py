@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+from plugins.activesync.admission import Admission
 from plugins.activesync.backend import ChangeListener
 
 
@@ -19,6 +20,7 @@ class PushHub:
         self._lock = threading.Lock()
         self._listeners: dict[str, set[_Listener]] = {}
         self._stopping = False
+        self.admission = Admission()  # Pings take turns to work (plugins.activesync.admission)
 
     def listen(self, mailbox_id: str) -> ChangeListener:
         listener = _Listener(self, mailbox_id)

@@ -18,8 +18,9 @@ the answer, receives the same batch and the same new key again.
 The FilterType window (MS-ASCMD 2.2.3.68.2) needs to know what the device
 holds: ``held`` is every item sent as Add (or added by the device) and not
 yet deleted from it, ``filter_type`` the FilterType those items were chosen
-by, and ``oldest`` the earliest DateReceived among them (a lower bound), so
-a Sync sees without asking the mailbox whether anything aged out of the
+by, and ``oldest`` a lower bound of their dates as the window sees them
+(DateReceived; for a Calendar item, when it is over: ``backend.window_date``),
+so a Sync sees without asking the mailbox whether anything aged out of the
 window. ``held`` is packed as runs of item numbers and unpacked only when a
 Sync has changes to weigh against it.
 """
@@ -207,11 +208,11 @@ class CollectionState:
                 deletes.add(server_id)
         return True
 
-    def hold(self, server_id: str, received: datetime | None) -> None:
-        """The device has the item now; its DateReceived, when known, keeps ``oldest`` a lower bound."""
+    def hold(self, server_id: str, dated: datetime | None) -> None:
+        """The device has the item now; its window date, when known, keeps ``oldest`` a lower bound."""
         self.held.add(server_id)
-        if received is not None and (self.oldest is None or received.timestamp() < self.oldest):
-            self.oldest = received.timestamp()
+        if dated is not None and (self.oldest is None or dated.timestamp() < self.oldest):
+            self.oldest = dated.timestamp()
 
     def advance(self, batch: Batch) -> None:
         self.previous_counter = self.counter

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import gzip
 import traceback
+from contextlib import nullcontext
 
 from webob import Request, Response
 
 from host.eventlog import Level
 from plugins.activesync import mailboxlog, provisioning
+from plugins.activesync.admission import Admission
 from plugins.activesync.backend import BackendError, MailboxFull, open_backend
 from plugins.activesync.commands import COMMANDS
 from plugins.activesync.context import CommandContext
 from plugins.activesync.errors import COMMON_STATUS_NAMES, CommonStatus, EasHttpError
 from plugins.activesync.partnership import Partnerships
 from plugins.activesync.personas import PERSONAS, V12_1, Persona, ProtocolVersion
-from plugins.activesync.plugin import EXCHANGE_SETUP
+from plugins.activesync.plugin import EXCHANGE_SETUP, push_hub
 from plugins.activesync.policy import DevicePolicy
 from plugins.activesync.query import COMMAND_CODES, EasQuery, check_device, parse_query
 from plugins.activesync.usagelog import UsageLog
@@ -123,10 +125,12 @@ def _post(service, req: Request, body: bytes, persona: Persona, usage: UsageLog)
         raise EasHttpError(501, f"{command_name} is not implemented", log="CommandNotSupported")
     if query.encoded and version < V12_1:
         raise EasHttpError(400, "the base64 query needs protocol 12.1 or later (MS-ASHTTP 2.2.1.1.1.1)")
+    admission = push_hub(service).admission if command_name == "Ping" else None
     try:
-        check_device(query)
-        ctx = _context(service, req, persona, version, query, usage)
-        response = _run(ctx, module, body, req.content_type)
+        with admission.turn() if admission is not None else nullcontext():
+            check_device(query)
+            ctx = _context(service, req, persona, version, query, usage, admission)
+            response = _run(ctx, module, body, req.content_type)
     except CommonStatus as exc:
         usage.error = COMMON_STATUS_NAMES.get(exc.code, str(exc.code))
         usage.status = exc.code
@@ -149,7 +153,7 @@ def _status_tag(root: str) -> str:
 
 
 def _context(service, req: Request, persona: Persona, version: ProtocolVersion, query: EasQuery,
-             usage: UsageLog) -> CommandContext:
+             usage: UsageLog, admission: Admission | None) -> CommandContext:
     identity = req.environ.get("host.identity")
     user = identity.user if identity is not None else None
     if user is None:
@@ -164,7 +168,7 @@ def _context(service, req: Request, persona: Persona, version: ProtocolVersion, 
     return CommandContext(service=service, config=req.environ["host.config"], persona=persona, version=version,
                           query=query, user=user, backend=backend, partnerships=partnerships,
                           partnership=partnership, policy=DevicePolicy.from_config(req.environ["host.config"]),
-                          usage=usage, partnership_dirty=dirty)
+                          usage=usage, partnership_dirty=dirty, admission=admission)
 
 
 def _run(ctx: CommandContext, module, body: bytes, content_type: str = "") -> Response:
@@ -191,22 +195,13 @@ def _run(ctx: CommandContext, module, body: bytes, content_type: str = "") -> Re
     except MailboxFull as exc:
         raise CommonStatus(113, str(exc)) from None
     finally:
-        _save_partnership(ctx)
+        ctx.save_partnership()
         ctx.lock.release()
     ctx.usage.mailbox_calls = ctx.backend.calls
     ctx.usage.mailbox_ms = int(ctx.backend.elapsed * 1000)
     if isinstance(result, Response):
         return result
     return _wbxml(result) if result is not None else _empty(200)
-
-
-def _save_partnership(ctx: CommandContext) -> None:
-    if ctx.partnership_dirty:
-        try:
-            ctx.partnerships.save(ctx.partnership)
-        except MailboxFull:  # the command's own answer says so; the record waits for space
-            return
-        ctx.partnership_dirty = False
 
 
 def _wbxml(root) -> Response:

@@ -350,6 +350,40 @@ class Item:
     scan_stamp: int  # the store's scan id when a virus scanner last passed it
 
 
+# MS-OXOCAL 2.2.1.15: the PidLidClipEnd of a recurring series that has no end.
+NO_END = datetime(4500, 8, 31, 23, 59, tzinfo=timezone.utc)
+
+
+def clip_end(properties: Mapping[str, Any]) -> datetime | None:
+    """When a calendar item is over, from its structured properties: PidLidClipEnd (MS-OXOCAL 2.2.1.15).
+
+    A single appointment is over at its ``end``; a recurring series when its
+    recurrence ends (``until``), and never (:data:`NO_END`) when the
+    recurrence names no end date. A series bounded by ``occurrences`` alone
+    counts as one without end: its last occurrence is known only by expanding
+    the pattern, and keeping a finished series costs less than losing a
+    coming occurrence. None for an item without an end (not an appointment).
+    """
+    recurrence = properties.get("recurrence")
+    if isinstance(recurrence, Mapping):
+        return _moment(recurrence.get("until")) or NO_END
+    return _moment(properties.get("end"))
+
+
+def _moment(value: Any) -> datetime | None:
+    """A date of the structured properties (ISO 8601 text, as NewItem keeps them) as an aware datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 @dataclass(frozen=True)
 class ItemChanges:
     """What happened in one folder after a change number, for a sync engine.

@@ -8,7 +8,7 @@ its display name and primary SMTP address taken from the directory.
 from __future__ import annotations
 
 from host.directory import User
-from plugins.owa.mailbox import Mailbox, MailboxExists, MailboxStore, NoSuchMailbox
+from plugins.owa.mailbox import Mailbox, MailboxExists, MailboxStore, NoSuchFolder, NoSuchMailbox
 
 
 def provision_mailbox(store: MailboxStore, user: User) -> tuple[Mailbox, bool]:
@@ -42,7 +42,14 @@ def visible_changes(store: MailboxStore, mailbox_id: str, folder_ids) -> frozens
     subscription waits for; with a thousand devices on one server, waking
     every held Ping for each of their state writes would keep the server
     busy waking them. A folder deleted by the commit is no longer listed and
-    so counts as visible.
+    so counts as visible. A commit touches a folder or two: each is looked up
+    by its id rather than listing the mailbox's folders.
     """
-    hidden = {folder.id for folder in store.folders(mailbox_id, include_hidden=True) if folder.hidden}
-    return frozenset(folder_id for folder_id in folder_ids if folder_id not in hidden)
+    return frozenset(folder_id for folder_id in folder_ids if not _hidden(store, mailbox_id, folder_id))
+
+
+def _hidden(store: MailboxStore, mailbox_id: str, folder_id: int) -> bool:
+    try:
+        return store.get_folder(mailbox_id, folder_id).hidden
+    except (NoSuchFolder, NoSuchMailbox):  # deleted by the commit: whoever watched it must hear of it
+        return False

@@ -205,10 +205,16 @@ def test_renamed_exchange_vdir_is_a_500_with_event_3005_until_exchangevdir_names
                                  encoding="utf-8")
         assert wait_until(lambda: device.folder_sync().status == 500, timeout=20, interval=0.3)
         shown = host.run_cli("eventlog", "--id", "3005", "--max", "1").stdout
-        rows = host.w3c()
         # /Exchange/alice/ now falls to the root vdir, whose static-file handler finds no such
         # folder under C:\Inetpub\wwwroot: a real 404, which the event quotes; the W3C log
-        # shows both requests.
+        # shows both requests (a request's line is written once its answer is sent: wait for it).
+        def logged():
+            rows = host.w3c()
+            hop_failed = any(r["cs-uri-stem"] == "/Exchange/alice/" and r["sc-status"].startswith("4") for r in rows)
+            return rows if hop_failed and [r for r in rows if r["cs-method"] == "POST"][-1]["sc-status"] == "500" \
+                else None
+
+        rows = wait_until(logged)
         [hop] = [r for r in rows if r["cs-uri-stem"] == "/Exchange/alice/" and r["cs-username"] == "CONTOSO\\alice"
                  and r["sc-status"].startswith("4")][-1:]
         assert hop["cs(User-Agent)"].startswith(HOP_AGENT) and hop["sc-status"] == "404"

@@ -1,13 +1,18 @@
 """Ping (direct push): statuses, heartbeat bounds from MasSync\\Parameters, events 3016 and 3033."""
 from __future__ import annotations
 
+import json
 import threading
 import time
+from contextlib import ExitStack
 
 import pytest
 
 from host.regfile import RegType
+from plugins.activesync import partnership
+from plugins.activesync.admission import SLOTS
 from plugins.activesync.plugin import MASSYNC_PARAMETERS, push_hub
+from tests.realhost import wait_until
 
 DWORD = RegType.REG_DWORD
 
@@ -122,3 +127,62 @@ def test_another_devices_sync_state_wakes_no_held_ping_but_new_mail_does(eas_lab
         assert listener.wait(5)
     finally:
         listener.close()
+
+
+def test_pings_take_turns_while_other_requests_go_straight_in(eas_lab):
+    """A burst of Pings queues for a turn (plugins/activesync/admission.py); a FolderSync does not."""
+    lab = eas_lab("Exchange 2007 SP1")
+    device, inbox = _ready(lab)
+    key = device.sync(inbox, "0", klass="Email").text("as:Collections/as:Collection/as:SyncKey")
+    device.sync(inbox, key, klass="Email")
+    lab.deliver("waiting for you")  # the Ping below has something to say as soon as it is let in
+    other = lab.client(version="12.1", device_id="OTHER1")
+    admission = push_hub(lab.service).admission
+    with ExitStack() as turns:
+        for _ in range(SLOTS):  # every turn taken, as by Pings being set up
+            turns.enter_context(admission.turn())
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(device.ping(600, [(inbox, "Email")])))
+        waiting.start()
+        assert other.folder_sync().text("fh:Status") == "1"
+        waiting.join(0.5)
+        assert not answers  # still waiting for its turn
+    waiting.join(10)
+    assert [a.text("ping:Status") for a in answers] == ["2"]
+
+
+@pytest.mark.realserver
+def test_held_pings_give_their_turns_back(real_eas):
+    """More Pings than turns can be held at once, and all of them answer when the mail arrives."""
+    lab = real_eas("Exchange 2007 SP1")
+    _, inbox = _ready(lab)
+    holders = [lab.client(version="12.1", device_id=f"HOLD{n}") for n in range(SLOTS + 2)]
+    for holder in holders:
+        holder.folder_sync()
+    results = []
+    threads = [threading.Thread(target=lambda h=h: results.append(h.ping(600, [(inbox, "Email")])))
+               for h in holders]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: push_hub(lab.service).held == len(holders))
+    lab.deliver("for everyone")
+    for thread in threads:
+        thread.join(10)
+    assert [r.text("ping:Status") for r in results] == ["2"] * len(holders)
+
+
+def test_a_held_ping_has_saved_its_partnership_already(eas_lab, monkeypatch):
+    """Last sync is written when the Ping starts, so a thousand answers to one delivery write nothing."""
+    monkeypatch.setattr(partnership, "LAST_SYNC_RESOLUTION_S", 0)
+    lab = eas_lab("Exchange 2007 SP1")
+    device, inbox = _ready(lab)
+    held = threading.Thread(target=lambda: device.ping(600, [(inbox, "Email")]))
+    held.start()
+    try:
+        assert wait_until(lambda: push_hub(lab.service).held == 1)
+        raw = lab.store.get_state(lab.mailbox, partnership.device_folder("PocketPC", device.device_id),
+                                  partnership.RECORD)
+        assert json.loads(raw)["last_command"] == "Ping"
+    finally:
+        lab.deliver("wake up")
+        held.join(10)

@@ -3,9 +3,11 @@
 MS-ASCMD 2.2.3.68.2 (FilterType): the server keeps the device's items inside
 the window, adding what comes into it and sending SoftDelete (2.2.3.172) for
 what falls out; a SoftDelete takes the item off the device, never out of the
-mailbox. The Exchange 2016 persona reaches the store directly, the Exchange
-2003 persona through the WebDAV hop (list = SEARCH on datereceived, dates =
-PROPFIND).
+mailbox. Calendar items are in the window until they end; a recurring series
+until its recurrence does, and always when it has no end. The Exchange 2016
+persona reaches the store directly, the Exchange 2003 persona through the
+WebDAV hop (list = SEARCH on datereceived, or on the appointment's clip end;
+dates = PROPFIND).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from .easclient import el
 VERSIONS = {"Exchange 2016": "16.1", "Exchange 2003 SP2": "2.5"}
 BOTH = pytest.mark.parametrize("persona", list(VERSIONS))
 # MS-ASCMD 2.2.3.68.2 values
-NO_FILTER, ONE_DAY, THREE_DAYS, ONE_WEEK, ONE_MONTH, INCOMPLETE_TASKS = "0", "1", "2", "3", "5", "8"
+NO_FILTER, ONE_DAY, THREE_DAYS, ONE_WEEK, TWO_WEEKS, ONE_MONTH, INCOMPLETE_TASKS = "0", "1", "2", "3", "4", "5", "8"
 
 
 @dataclass
@@ -219,6 +221,69 @@ def test_tasks_filter_type_8_keeps_only_incomplete_tasks_on_the_device(eas_lab):
     lab.store.update_item(lab.mailbox, open_task, properties={"subject": "open", "complete": True})
     assert phone.sync() == Seen(soft_deleted=["open"])  # completed: off the device, still a task
     assert sorted(phone.sync(NO_FILTER).added) == ["done", "open"]
+
+
+def _calendar(lab) -> int:
+    """A calendar folder of its own: the 2003 persona's Calendar holds sample appointments."""
+    return lab.store.create_folder(lab.mailbox, None, "Team calendar", FolderType.USER_CALENDAR).id
+
+
+def _appointment(lab, folder: int, subject: str, *, made: float, ends: float, until: float | None = None,
+                 recurring: bool = False) -> int:
+    """An hour-long appointment entered ``made`` days ago that ends in ``ends`` days (negative: ended).
+
+    ``recurring``: a weekly series whose first occurrence is that one, until ``until`` days from now
+    (None: without end).
+    """
+    now = datetime.now(timezone.utc)
+    end = now + timedelta(days=ends)
+    properties = {"subject": subject, "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
+    if recurring:
+        properties["recurrence"] = {"type": 1, "interval": 1, "day_of_week": 2,
+                                    "until": None if until is None else (now + timedelta(days=until)).isoformat()}
+    return lab.store.add_item(lab.mailbox, folder, NewItem(
+        message_class="IPM.Appointment", subject=subject, read=True, date_received=now - timedelta(days=made),
+        properties=properties)).id
+
+
+@BOTH
+def test_calendar_items_are_in_the_window_until_they_end(eas_lab, persona):
+    """MS-ASCMD 2.2.3.68.2: an appointment is dated by its end, a series by the end of its recurrence."""
+    lab = eas_lab(persona)
+    folder = _calendar(lab)
+    _appointment(lab, folder, "next_week", made=60, ends=7)  # booked two months ago: inside
+    _appointment(lab, folder, "yesterday", made=3, ends=-1)
+    _appointment(lab, folder, "last_month", made=40, ends=-30)
+    _appointment(lab, folder, "entered_late", made=0, ends=-20)  # typed in today, over for three weeks
+    _appointment(lab, folder, "weekly", made=200, ends=-200, recurring=True)  # no end: always inside
+    _appointment(lab, folder, "until_next_month", made=200, ends=-200, recurring=True, until=30)
+    _appointment(lab, folder, "series_over", made=200, ends=-200, recurring=True, until=-30)
+    phone = Phone(lab, persona, folder, klass="Calendar")
+
+    assert sorted(phone.sync_all(TWO_WEEKS).added) == ["next_week", "until_next_month", "weekly", "yesterday"]
+    assert sorted(phone.sync_all(NO_FILTER).added) == ["entered_late", "last_month", "series_over"]
+    narrowed = phone.sync_all(TWO_WEEKS)
+    assert sorted(narrowed.soft_deleted) == ["entered_late", "last_month", "series_over"] and not narrowed.added
+
+
+@BOTH
+def test_an_appointment_leaves_the_device_two_weeks_after_it_ended(eas_lab, persona, monkeypatch):
+    lab = eas_lab(persona)
+    folder = _calendar(lab)
+    _appointment(lab, folder, "tomorrow", made=30, ends=1)
+    _appointment(lab, folder, "weekly", made=30, ends=-30, recurring=True)
+    phone = Phone(lab, persona, folder, klass="Calendar")
+    assert sorted(phone.sync(TWO_WEEKS).added) == ["tomorrow", "weekly"]
+
+    _appointment(lab, folder, "entered_late", made=0, ends=-20)  # new in the mailbox, but long over
+    _appointment(lab, folder, "planned", made=0, ends=3)
+    assert phone.sync() == Seen(added=["planned"])
+
+    later = sync.now() + timedelta(days=16)
+    monkeypatch.setattr(sync, "now", lambda: later)  # "tomorrow" ended 15 days ago, "planned" 13
+    assert phone.sync() == Seen(soft_deleted=["tomorrow"])
+    assert sorted(phone.shows.values()) == ["planned", "weekly"]  # a series without end never ages out
+    assert phone.sync() == Seen()
 
 
 def test_a_sync_state_from_before_the_window_was_tracked_carries_on(eas_lab):

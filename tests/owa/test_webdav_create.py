@@ -176,6 +176,37 @@ def test_proppatch_stores_typed_values_as_their_types(box):
     assert statuses(unknown.body) == {"{urn:schemas:calendar:}photo": "HTTP/1.1 409 Conflict"}
 
 
+def test_calendar_items_show_their_clip_end_and_search_finds_them_by_it(box):
+    """PidLidClipEnd (MS-OXOCAL 2.2.1.15): when an appointment, its recurrence included, is over; computed."""
+    calendar = box.store.create_folder(box.alice, None, "Team calendar", FolderType.USER_CALENDAR).id
+
+    def appointment(subject: str, end: str, recurrence: dict | None = None):
+        properties = {"start": "2026-11-02T09:00:00+00:00", "end": end}
+        if recurrence is not None:
+            properties["recurrence"] = recurrence
+        return box.store.add_item(box.alice, calendar, NewItem(
+            message_class="IPM.Appointment", subject=subject, properties=properties))
+
+    review = appointment("Review", "2026-12-01T10:00:00+00:00")
+    appointment("Over", "2026-11-02T10:00:00+00:00")
+    appointment("Weekly", "2026-11-02T10:00:00+00:00", {"type": 1, "interval": 1, "until": None})
+    appointment("Monthly", "2026-11-02T10:00:00+00:00", {"type": 2, "interval": 1, "until": "2027-06-30T10:00:00Z"})
+    url = f"/exchange/alice/-FlatUrlSpace-/{calendar}/{review.id}.EML"
+    clip = etree.fromstring(box.dav("PROPFIND", url, Depth="0").body).find(".//{urn:schemas:calendar:}clipend")
+    assert clip.get(f"{{{B}}}dt") == "dateTime.tz" and clip.text == "2026-12-01T10:00:00.000Z"
+
+    answer = box.search('SELECT "urn:schemas:calendar:clipend" FROM SCOPE(\'shallow traversal of '
+                        f'"/exchange/alice/-FlatUrlSpace-/{calendar}/"\') WHERE "DAV:isfolder" = false AND '
+                        '"urn:schemas:calendar:clipend" >= CAST("2026-11-15T00:00:00Z" AS \'dateTime\') '
+                        'ORDER BY "urn:schemas:calendar:clipend" DESC', path="/exchange/alice/")
+    found = {href.rsplit("/", 1)[1].rsplit("-", 1)[0]: r.findtext(".//{urn:schemas:calendar:}clipend")
+             for href, r in responses(answer.body).items()}
+    assert list(found.items()) == [("Weekly", "4500-08-31T23:59:00.000Z"),  # no end date (MS-OXOCAL)
+                                   ("Monthly", "2027-06-30T10:00:00.000Z"), ("Review", "2026-12-01T10:00:00.000Z")]
+    refused = box.dav("PROPPATCH", url, update('<i:clipend b:dt="dateTime.tz">2027-01-01T00:00:00Z</i:clipend>'))
+    assert statuses(refused.body) == {"{urn:schemas:calendar:}clipend": "HTTP/1.1 403 Forbidden"}
+
+
 # --- MKCOL with a folder class, MOVE to a permanent URL --------------------------------------------------------
 
 

@@ -2,7 +2,11 @@
 
 Statuses (2.2.3.177.7): 1 success, 2 unknown collection, 3 sync state not
 primed (no Sync with key 0 yet, or key 0 given), 4 invalid sync key. Before
-14.0 the FilterType sits in the Collection, from 14.0 in Options.
+14.0 the FilterType sits in the Collection, from 14.0 in Options; without
+either, the FilterType the collection was synced with applies, as in Sync.
+The count is the Sync's own (:func:`plugins.activesync.commands.sync.estimate`):
+new mail, changes, deletions, and the Adds and SoftDeletes a changed or
+moving FilterType window brings.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from lxml import etree
 from plugins.activesync import syncstate
 from plugins.activesync.backend import FolderNotFound
 from plugins.activesync.context import CommandContext
+from plugins.activesync.commands import sync
 from plugins.activesync.items.options import OptionsError, parse_options
 from plugins.activesync.personas import V14_0
 from plugins.activesync.syncstate import CollectionState
@@ -42,7 +47,7 @@ def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element:
 
 def _estimate(ctx: CommandContext, entry: etree._Element, collection_id: str) -> tuple[int, int]:
     try:
-        ctx.backend.folder(collection_id)
+        folder = ctx.backend.folder(collection_id)
     except FolderNotFound:
         return 2, 0
     key = (entry.findtext(f"{AS}SyncKey") or "").strip()
@@ -52,12 +57,9 @@ def _estimate(ctx: CommandContext, entry: etree._Element, collection_id: str) ->
     state = CollectionState.from_json(raw)
     if key != state.key:
         return 4, 0
+    given = entry.findall(f"{AS}Options") or ([entry] if entry.find(f"{AS}FilterType") is not None else [])
     try:
-        options = parse_options(entry.findall(f"{AS}Options") or [entry])
+        options = parse_options(given)
     except OptionsError:
         return 4, 0
-    if not state.primed:
-        return 1, ctx.backend.count_items(collection_id, options.cutoff())
-    delta = ctx.backend.item_changes(collection_id, state.mark)
-    state.merge(delta.added, delta.changed, delta.deleted, delta.mark)  # counted, not saved
-    return 1, len(state.pending_add) + len(state.pending_change) + len(state.pending_delete)
+    return 1, sync.estimate(ctx, collection_id, folder.type, state, options, options_given=bool(given))

@@ -85,6 +85,7 @@ def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element:
             ctx.backend.folder(folder_id)
         except FolderNotFound:
             return _status(7)
+    ctx.save_partnership()  # now, not when woken (see CommandContext.save_partnership)
     listener = ctx.backend.listen()  # before the first look: a change after it wakes us
     try:
         return _hold(ctx, listener, known, folders, heartbeat)

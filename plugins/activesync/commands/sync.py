@@ -17,10 +17,13 @@ server keeps the device's items in: when the device widens it, the items now
 inside come as Adds; when it narrows it, or an item the device holds ages
 out of it, that item goes with SoftDelete (2.2.3.172; 2.2.3.162 in older
 editions) and stays in the mailbox. A request without Options keeps the
-FilterType it was synced with ("sticky options", 2.2.3.125.6).
+FilterType it was synced with ("sticky options", 2.2.3.125.6). Mail is dated
+by DateReceived, Calendar items by when they are over, a recurring series by
+the end of its recurrence (``backend.window_date``).
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,7 +32,7 @@ from datetime import datetime, timezone
 from lxml import etree
 
 from plugins.activesync import items, syncstate
-from plugins.activesync.backend import FolderNotFound, ItemNotFound, MailboxFull, MailboxItem
+from plugins.activesync.backend import FolderNotFound, ItemNotFound, MailboxFull, MailboxItem, window_date
 from plugins.activesync.context import CommandContext
 from plugins.activesync.items.options import ItemOptions, OptionsError, parse_options
 from plugins.activesync.personas import V12_0, V12_1, V14_0
@@ -57,15 +60,16 @@ class _Window:
     """Which items a FilterType lets onto the device (MS-ASCMD 2.2.3.68.2)."""
 
     filter_type: int
-    cutoff: datetime | None  # received before it: outside
+    cutoff: datetime | None  # dated before it (backend.window_date): outside
     incomplete_tasks: bool  # Tasks with FilterType 8: completed tasks are outside
+    by_end: bool = False  # Calendar: items are dated by when they are over, not by DateReceived
 
     @property
     def everything(self) -> bool:
         return self.cutoff is None and not self.incomplete_tasks
 
     def admits(self, item: MailboxItem) -> bool:
-        if self.cutoff is not None and item.date_received < self.cutoff:
+        if self.cutoff is not None and window_date(item, self.by_end) < self.cutoff:
             return False
         return not (self.incomplete_tasks and item.properties.get("complete"))
 
@@ -108,6 +112,7 @@ class _Collection:
     responses: list[etree._Element] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
     key_due: bool = False  # the device must learn the new key even without items to send
+    options_given: bool = False  # else the FilterType synced with applies (sticky, 2.2.3.125.6)
 
     @property
     def reportable(self) -> bool:
@@ -131,6 +136,7 @@ class _Collection:
         except OptionsError:
             self.status = 4
             return
+        self.options_given = self.request.find(f"{AS}Options") is not None
         raw = self.ctx.get_state(syncstate.state_name(self.collection_id))
         self.state = CollectionState.from_json(raw) if raw else None
 
@@ -188,6 +194,22 @@ class _Collection:
                 self.state.advance(batch)
                 self.dirty = True
                 self._render(batch)
+
+    def estimate(self) -> int:
+        """The server changes the next Sync would send (GetItemEstimate), counted, none taken.
+
+        The Sync's own steps on a state that is never saved: new mail, a
+        FilterType change and items that aged out of the window (SoftDelete)
+        count as the next Sync will send them (MS-ASCMD 2.2.3.65: "the estimated
+        number of items ... that have to be synchronized").
+        """
+        if self.state.primed:
+            self._merge()
+        else:
+            self._prime()
+        batch = Batch()
+        self._take(batch, sys.maxsize)
+        return batch.count
 
     def save(self) -> None:
         if self.dirty and self.state is not None:
@@ -254,16 +276,16 @@ class _Collection:
                 batch.change.append(server_id)
                 return True
             return self._remove(batch.soft_delete, server_id)
-        return inside and self._send(batch, server_id, item)
+        return inside and self._send(batch, window, server_id, item)
 
     def _add(self, batch: Batch, window: _Window, server_id: str) -> bool:
         inside, item = self._weigh(server_id, window)
-        return inside and self._send(batch, server_id, item)
+        return inside and self._send(batch, window, server_id, item)
 
-    def _send(self, batch: Batch, server_id: str, item: MailboxItem | None) -> bool:
+    def _send(self, batch: Batch, window: _Window, server_id: str, item: MailboxItem | None) -> bool:
         """An Add: the device holds the item from now on (``item``, if it was read, dates it)."""
         batch.add.append(server_id)
-        self.state.hold(server_id, item.date_received if item is not None else None)
+        self.state.hold(server_id, window_date(item, window.by_end) if item is not None else None)
         return True
 
     # -- the FilterType window -----------------------------------------------------
@@ -271,10 +293,11 @@ class _Collection:
     def _window(self) -> _Window:
         """This request's window; without Options, the FilterType synced with (MS-ASCMD 2.2.3.125.6)."""
         filter_type = self.options.filter_type
-        if self.request.find(f"{AS}Options") is None and self.state.filter_type is not None:
+        if not self.options_given and self.state.filter_type is not None:
             filter_type = self.state.filter_type
         cutoff = replace(self.options, filter_type=filter_type).cutoff(now())
-        return _Window(filter_type, cutoff, self.klass == items.TASKS and filter_type == INCOMPLETE_TASKS)
+        return _Window(filter_type, cutoff, self.klass == items.TASKS and filter_type == INCOMPLETE_TASKS,
+                       by_end=self.klass == items.CALENDAR)
 
     def _window_moved(self, window: _Window) -> bool:
         """A new FilterType, or the oldest item the device holds fell out of the window; asks no mailbox."""
@@ -311,21 +334,22 @@ class _Collection:
         state.oldest = self._oldest_held(listed, window)
 
     def _window_ids(self, window: _Window) -> list[str]:
-        """The window's items, newest first."""
-        listed = self.ctx.backend.list_item_ids(self.collection_id, window.cutoff)
+        """The window's items, newest first (Calendar: the latest to end first)."""
+        listed = self.ctx.backend.list_item_ids(self.collection_id, window.cutoff, by_end=window.by_end)
         if not window.incomplete_tasks:
             return listed
         self.ctx.backend.prefetch(listed)
         return [i for i in listed if self._weigh(i, window)[0]]
 
     def _oldest_held(self, listed: list[str], window: _Window) -> float | None:
-        """DateReceived of the oldest item the device keeps: when the window can next leave one behind."""
+        """The date (``window_date``) of the oldest item the device keeps: when the window can next leave
+        one behind. The listing is ordered by that date, so its last held item is the oldest."""
         if window.cutoff is None:
             return None
         for server_id in reversed(listed):
             if server_id in self.state.held:
                 try:
-                    return self.ctx.backend.get_item(server_id).date_received.timestamp()
+                    return window_date(self.ctx.backend.get_item(server_id), window.by_end).timestamp()
                 except ItemNotFound:
                     continue
         return None
@@ -352,11 +376,13 @@ class _Collection:
             try:
                 if data is None:
                     raise ValueError("Add without ApplicationData")
-                new_id = backend.add_item(self.collection_id, items.new_item(self.klass, data))
+                added = items.new_item(self.klass, data)
+                new_id = backend.add_item(self.collection_id, added)
             except (ValueError, TypeError, KeyError):
                 return ["Add", {"client_id": client_id, "status": 6}]
             self.touched.add(new_id)
-            self.state.hold(new_id, now())  # stored just now: about its DateReceived
+            # Stored just now, so received about now; a Calendar item is dated by when it is over.
+            self.state.hold(new_id, window_date(replace(added, date_received=now()), self._window().by_end))
             return ["Add", {"client_id": client_id, "server_id": new_id, "status": 1}]
         if kind == "Fetch":
             return ["Fetch", {"server_id": server_id, "status": 1 if self._exists(server_id) else 8}]
@@ -516,6 +542,15 @@ def _hold_seconds(ctx: CommandContext, request: etree._Element) -> tuple[int, et
             return 0, _status(14, element("AirSync:Limit", str(low if seconds < low else high)))
         return seconds, None
     return 0, None
+
+
+def estimate(ctx: CommandContext, collection_id: str, folder_type: int, state: CollectionState,
+             options: ItemOptions, options_given: bool) -> int:
+    """GetItemEstimate's count for one collection, by the rules of Sync (see ``_Collection.estimate``)."""
+    collection = _Collection(ctx, collection_id, state.key, etree.Element(f"{AS}Collection"), state=state,
+                             klass=items.CLASS_BY_FOLDER_TYPE.get(folder_type, items.EMAIL), options=options,
+                             options_given=options_given)
+    return collection.estimate()
 
 
 def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element | None:

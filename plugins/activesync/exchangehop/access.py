@@ -43,8 +43,8 @@ from plugins.activesync.backend import (
 from plugins.activesync.exchangehop import davxml, ledger, replication
 from plugins.activesync.exchangehop.client import HopResponse, HopSession
 from plugins.activesync.exchangehop.davxml import (
-    CHANGE_NUMBER, DISPLAYNAME, FLAG_STATUS, FOLDER_CLASS, HTTPMAIL, MESSAGE_CLASS, MESSAGE_SIZE, PARENTNAME,
-    REPL_UID, VISIBLE_COUNT, clark, path_key, record_id, sql_name,
+    CHANGE_NUMBER, CLIP_END, DISPLAYNAME, FLAG_STATUS, FOLDER_CLASS, HTTPMAIL, MESSAGE_CLASS, MESSAGE_SIZE,
+    PARENTNAME, REPL_UID, clark, path_key, record_id, sql_name,
 )
 from plugins.activesync.exchangehop.listener import MAX_WATCHED, HopChangeListener
 from plugins.owa.mailbox import NewItem
@@ -385,31 +385,27 @@ class ExchangeHopAccess(MailboxAccess):
         return ItemDelta(tuple(f"{folder_id}:{i}" for i in added), tuple(f"{folder_id}:{i}" for i in changed),
                          tuple(f"{folder_id}:{i}" for i in deleted), new_mark)
 
-    def _items_sql(self, url: str, received_after: datetime | None, select: str) -> str:
+    def _items_sql(self, url: str, received_after: datetime | None, select: str, *, by_end: bool = False) -> str:
+        """The SEARCH of a folder's items, those received after a moment, or (``by_end``) over after it:
+        the server's clip end, or DateReceived for an item without one (``backend.window_date``)."""
         where = '"DAV:isfolder" = false'
         if received_after is not None:
             _, moment = davxml.format_value(received_after)
-            where += f' AND "urn:schemas:httpmail:datereceived" >= CAST("{moment}" AS \'dateTime\')'
+            since = f"CAST(\"{moment}\" AS 'dateTime')"
+            dated = f'"urn:schemas:httpmail:datereceived" >= {since}'
+            if by_end:
+                clip = sql_name(CLIP_END)
+                dated = f"({clip} >= {since} OR ({clip} IS NULL AND {dated}))"
+            where += f" AND {dated}"
         return f"SELECT {select} FROM SCOPE('shallow traversal of \"{url}\"') WHERE {where}"
 
-    def count_items(self, folder_id: str, received_after: datetime | None = None) -> int:
+    def list_item_ids(self, folder_id: str, received_after: datetime | None = None, *,
+                      by_end: bool = False) -> list[str]:
         url = self.flat_url(folder_id)
         self._watch(folder_id)
-        missing = FolderNotFound(f"folder {folder_id} is gone")
-        if received_after is None:
-            return int(self._propfind(url, [VISIBLE_COUNT], missing=missing).value(VISIBLE_COUNT, 0))
-        answer, _ = self.search(url, self._items_sql(url, received_after, '"DAV:href"'),
-                                 headers={"Range": "rows=0-0"}, missing=missing)
-        total = (answer.header("Content-Range") or "").rpartition("total=")[2]
-        if not total.strip():
-            total = (answer.header("Content-Range") or "").rpartition("/")[2]
-        return int(total) if total.strip().isdigit() else 0
-
-    def list_item_ids(self, folder_id: str, received_after: datetime | None = None) -> list[str]:
-        url = self.flat_url(folder_id)
-        self._watch(folder_id)
-        sql = self._items_sql(url, received_after, sql_name(REPL_UID))
-        sql += ' ORDER BY "urn:schemas:httpmail:datereceived" DESC'
+        sql = self._items_sql(url, received_after, sql_name(REPL_UID), by_end=by_end)
+        latest_end = f"{sql_name(CLIP_END)} DESC, " if by_end else ""
+        sql += f' ORDER BY {latest_end}"urn:schemas:httpmail:datereceived" DESC'
         _, answer = self.search(url, sql, missing=FolderNotFound(f"folder {folder_id} is gone"))
         ids = (record_id(r.text(REPL_UID), "i") for r in answer.resources)
         return [f"{folder_id}:{i}" for i in ids if i is not None]
@@ -626,7 +622,7 @@ def _mailbox_item(server_id: str, folder_id: str, found: davxml.DavResource) -> 
     if namespace is not None:
         prefix = f"{{{namespace}}}"
         for name in found.props:
-            if name.startswith(prefix):
+            if name.startswith(prefix) and name != CLIP_END:  # computed by the server, not the item's own
                 local = name[len(prefix):]
                 key = _CALENDAR_KEYS.get(local, local) if namespace == davxml.CALENDAR else local
                 properties[key] = found.value(name)

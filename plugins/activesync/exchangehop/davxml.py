@@ -45,7 +45,9 @@ HREF = clark(DAV, "href")
 FOLDER_CLASS = clark(EXCHANGE, "outlookfolderclass")
 MESSAGE_CLASS = clark(EXCHANGE, "outlookmessageclass")
 CONTENT_CLASS = clark(DAV, "contentclass")
-VISIBLE_COUNT = clark(DAV, "visiblecount")
+# PidLidClipEnd (MS-OXOCAL 2.2.1.15), computed by the mailbox server: when an appointment, its recurrence
+# included, is over (docs/webdav.md). Searched on, never set.
+CLIP_END = clark(CALENDAR, "clipend")
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _PREFIXES = {DAV: "a", DATATYPES: "b"}

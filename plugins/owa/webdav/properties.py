@@ -9,8 +9,9 @@ A getter returning None means "not found" (404 in the propstat).
 Settable (PROPPATCH, BPROPPATCH): ``urn:schemas:httpmail:read``,
 ``urn:schemas:httpmail:importance``, PR_FLAG_STATUS (``proptag/x10900003``)
 and, on contacts, calendar items and tasks, properties of
-``urn:schemas:contacts:``, ``urn:schemas:calendar:`` and the task property
-set (kept in the item's structured properties). Values are read by their
+``urn:schemas:contacts:``, ``urn:schemas:calendar:`` (but ``clipend``,
+PidLidClipEnd, which is computed) and the task property set (kept in the
+item's structured properties). Values are read by their
 ``b:dt`` type, as Exchange read them. A PROPPATCH that creates an item also
 sets its class and subject (:func:`new_item`). Everything else is refused
 with 403: the lab keeps no dead properties.
@@ -26,11 +27,13 @@ from typing import Any
 
 from lxml import etree
 
-from plugins.owa.mailbox import SYNC_STATE_CLASS, FlagStatus, Folder, FolderType, Importance, Item, NewItem
+from plugins.owa.mailbox import (
+    SYNC_STATE_CLASS, FlagStatus, Folder, FolderType, Importance, Item, NewItem, clip_end,
+)
 from plugins.owa.namespace import NON_IPM_SUBTREE, SUBMISSION_URI, MailboxNamespace, item_name
 from plugins.owa.webdav.schemas import (
-    CALENDAR, CHANGE_NUMBER, CONTACTS, DAV, EXCHANGE, FLAG_STATUS, HTTPMAIL, MAILHEADER, MESSAGE_SIZE, REPL, TASKS,
-    parse_boolean, typed_value,
+    CALENDAR, CHANGE_NUMBER, CLIP_END, CONTACTS, DAV, EXCHANGE, FLAG_STATUS, HTTPMAIL, MAILHEADER, MESSAGE_SIZE,
+    REPL, TASKS, parse_boolean, typed_value,
 )
 
 Getter = Callable[[MailboxNamespace, Any], Any]
@@ -246,9 +249,11 @@ def _structured_key(namespace: str, local: str) -> str:
 
 
 def item_property_names(item: Item) -> list[str]:
-    """Every property an item shows: the table's, then its structured ones."""
+    """Every property an item shows: the table's, then its structured ones (a calendar item's clip end first)."""
     namespace = structured_namespace(item.message_class)
     extra = [_structured_name(namespace, key) for key in item.properties] if namespace else []
+    if namespace == CALENDAR:
+        extra = [CLIP_END, *(name for name in extra if name != CLIP_END)]
     return [*ITEM_PROPERTIES, *extra]
 
 
@@ -257,6 +262,8 @@ def item_property(ns: MailboxNamespace, item: Item, name: str) -> Any:
     if getter is not None:
         return getter(ns, item)
     namespace = structured_namespace(item.message_class)
+    if namespace == CALENDAR and name == CLIP_END:
+        return clip_end(item.properties)
     if namespace and name.startswith(f"{{{namespace}}}"):
         return item.properties.get(_structured_key(namespace, name[len(namespace) + 2:]))
     return None
@@ -271,9 +278,9 @@ def item_update(message_class: str, properties: Mapping[str, Any], name: str,
     Raises :class:`PropertyRefused`.
     """
     namespace = structured_namespace(message_class)
-    structured = namespace is not None and name.startswith(f"{{{namespace}}}")
+    structured = namespace is not None and name.startswith(f"{{{namespace}}}") and name != CLIP_END
     if name not in _SETTABLE and not structured:
-        if name in ITEM_PROPERTIES:
+        if name in ITEM_PROPERTIES or name == CLIP_END:
             raise PropertyRefused(403, "The property is computed by the store and cannot be set.")
         raise PropertyRefused(403, "The lab keeps no properties beyond those it computes.")
     value = _typed(element)

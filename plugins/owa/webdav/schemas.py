@@ -30,6 +30,12 @@ DATATYPES = "urn:uuid:c2f41010-65b3-11d1-a29f-00aa00c14882/"
 # the due date, a namespace URI that XML parsers such as libxml2 refuse for its braces. The lab's own
 # namespace for them, in the style of urn:schemas:contacts: (the store's keys as local names).
 TASKS = "urn:schemas:tasks:"
+# PidLidClipEnd (MS-OXOCAL 2.2.1.15): when an appointment is over, its recurrence included. Exchange 2003
+# named it only as a MAPI named property of the appointment property set (".../mapi/id/{00062002-0000-0000-
+# C000-000000000046}/0x8236", which XML cannot name either); the lab computes it and shows it under this
+# name, typed dateTime.tz, so a SEARCH can ask which appointments are over before a moment (MASSYNC's
+# Calendar FilterType).
+CLIP_END = f"{{{CALENDAR}}}clipend"
 # POLL's <subscriptionID>; Exchange spelled this one with a capital E.
 NOTIFICATIONS = "http://schemas.microsoft.com/Exchange/"
 
