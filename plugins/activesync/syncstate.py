@@ -147,6 +147,7 @@ class CollectionState:
     pending_soft_delete: list[str] = field(default_factory=list)
     held: ItemSet = field(default_factory=ItemSet)
     filter_type: int | None = None  # None: a state written before the window was tracked
+    options: list[str] = field(default_factory=list)  # the Options last given, as XML (sticky options)
     oldest: float | None = None  # POSIX seconds
     previous_counter: int = -1
     previous: dict = field(default_factory=dict)  # a Batch as dict

@@ -87,6 +87,27 @@ def test_body_preference_truncates_and_says_so(eas_lab):
     assert body.findtext("{AirSyncBase}Preview") == "x" * 20
 
 
+def test_options_are_sticky_until_the_device_sends_new_ones(eas_lab):
+    """MS-ASCMD 2.2.3.125.6: a Sync without Options uses the previous Options block, all of it."""
+    lab = eas_lab("Exchange 2016")
+    device, folders = _ready(lab, "16.1")
+    inbox = device.folder_id(folders, 2)
+    key = _start(device, inbox)
+    html_100 = [el("AirSyncBase:BodyPreference", None, el("AirSyncBase:Type", "2"),
+                   el("AirSyncBase:TruncationSize", "100"))]
+    assert device.sync(inbox, key, options=html_100).root is None  # nothing yet: the empty answer, same key
+
+    lab.deliver("later", body="x" * 5000, html="<p>" + "y" * 5000 + "</p>")
+    answer = device.sync(inbox, key)  # no Options: HTML cut at 100 characters, as asked before
+    body = answer.find(".//asb:Body")
+    assert body.findtext("{AirSyncBase}Type") == "2" and len(body.findtext("{AirSyncBase}Data")) == 100
+    key = answer.text("as:Collections/as:Collection/as:SyncKey")
+
+    lab.deliver("plain now", body="z" * 50)
+    answer = device.sync(inbox, key, options=[el("AirSyncBase:BodyPreference", None, el("AirSyncBase:Type", "1"))])
+    assert answer.find(".//asb:Body").findtext("{AirSyncBase}Type") == "1"  # new Options replace the old
+
+
 def test_mime_body_when_mime_support_is_2(eas_lab):
     lab = eas_lab("Exchange 2016")
     lab.deliver("mime please")

@@ -48,6 +48,8 @@ MAX_WINDOW = 512
 WAIT_MINUTES = (1, 59)  # MS-ASCMD 2.2.3.195 Wait
 HEARTBEAT_SECONDS = (60, 3540)  # MS-ASCMD 2.2.3.86.2 HeartbeatInterval
 INCOMPLETE_TASKS = 8  # MS-ASCMD 2.2.3.68.2: the Tasks filter besides 0
+# Remembered Options are the server's own serialization; parsed without entities or network all the same.
+_OPTIONS_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 def now() -> datetime:
@@ -131,14 +133,14 @@ class _Collection:
         if not items.class_available(self.klass, self.ctx.version):
             self.status = 4
             return
-        try:
-            self.options = parse_options(self.request.findall(f"{AS}Options"))
-        except OptionsError:
-            self.status = 4
-            return
-        self.options_given = self.request.find(f"{AS}Options") is not None
         raw = self.ctx.get_state(syncstate.state_name(self.collection_id))
         self.state = CollectionState.from_json(raw) if raw else None
+        given = self.request.findall(f"{AS}Options")
+        self.options_given = bool(given)
+        try:
+            self.options = parse_options(given or _remembered_options(self.state))
+        except OptionsError:
+            self.status = 4
 
     def run(self, budget: int) -> None:
         """Apply the device's commands and collect server changes, at most ``budget`` of them."""
@@ -146,6 +148,7 @@ class _Collection:
             return
         if self.key == "0":
             self.state, self.dirty = CollectionState.fresh(), True
+            self._remember_options()
             return
         state = self.state
         if state is not None and self.key == state.previous_key:
@@ -156,6 +159,7 @@ class _Collection:
         if state is None or self.key != state.key:
             self.status = 3
             return
+        self._remember_options()
         responses: list[list] = []
         if state.primed:
             self._merge()  # first, so a device's Change can meet a server change (Conflict)
@@ -210,6 +214,14 @@ class _Collection:
         batch = Batch()
         self._take(batch, sys.maxsize)
         return batch.count
+
+    def _remember_options(self) -> None:
+        """Keep the Options given for the Syncs that leave them out (MS-ASCMD 2.2.3.125.6: "If the
+        Options block is not included in a request, the previous Options block is used")."""
+        given = [etree.tostring(o, encoding="unicode") for o in self.request.findall(f"{AS}Options")]
+        if given and given != self.state.options:
+            self.state.options = given
+            self.dirty = True
 
     def save(self) -> None:
         if self.dirty and self.state is not None:
@@ -542,6 +554,11 @@ def _hold_seconds(ctx: CommandContext, request: etree._Element) -> tuple[int, et
             return 0, _status(14, element("AirSync:Limit", str(low if seconds < low else high)))
         return seconds, None
     return 0, None
+
+
+def _remembered_options(state: CollectionState | None) -> list[etree._Element]:
+    """The Options elements of the last Sync that gave any (sticky options), as the device sent them."""
+    return [etree.fromstring(text, _OPTIONS_PARSER) for text in state.options] if state is not None else []
 
 
 def estimate(ctx: CommandContext, collection_id: str, folder_type: int, state: CollectionState,
