@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 
@@ -34,11 +35,21 @@ def policy_value(name: str, value: int) -> tuple:
 
 
 def w3c_rows(service) -> list[dict[str, str]]:
-    """Every line of the default site's W3C logs, oldest first."""
-    rows: list[dict[str, str]] = []
-    for path in sorted((service.data_dir / "LogFiles" / "W3SVC1").glob("*.log")):
-        rows += parse_w3c(path.read_text(encoding="utf-8"))
-    return rows
+    """Every line of the default site's W3C logs, oldest first, once the log has settled.
+
+    As on IIS, a request's line is written after its answer was sent: the
+    /exchange hop's lines can land just after MASSYNC answered the device, so
+    the log is read until two readings 0.1 s apart agree (at most 3 s).
+    """
+    folder = service.data_dir / "LogFiles" / "W3SVC1"
+    previous = None
+    for _ in range(30):
+        text = "".join(path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.log")))
+        if text == previous:
+            break
+        previous = text
+        time.sleep(0.1)
+    return parse_w3c(previous or "")
 
 
 def message(subject: str, body: str = "Hello from the lab.", *, sender: str = "bob@contoso.com",
