@@ -18,6 +18,7 @@ from lxml import etree
 from host.plugins import ENTRY_POINT_GROUP, make_plugin_manager
 from host.regfile import RegType
 from plugins.owa import davex, storeplugin
+from plugins.owa.webdav import subscriptions
 from plugins.owa.mailbox import FolderType, Quotas
 from plugins.owa.mailboxes import ensure_mailbox
 from plugins.smtp import plugin as smtp_plugin
@@ -456,6 +457,30 @@ def test_a_call_back_subscription_gets_a_notify_datagram_then_polls(box):
     assert f"Subscription-id: {subscription}" in headers
     polled = box.dav("POLL", "/exchange/alice/Inbox/", Subscription_id=subscription)
     assert b"HTTP/1.1 200 OK" in polled.body
+
+
+def test_an_unacknowledged_notify_is_sent_again_until_a_poll_names_the_subscription(box, monkeypatch):
+    """Exchange SDK, "NOTIFY Method": UDP may be lost, so the store repeats it until acknowledged."""
+    monkeypatch.setattr(subscriptions, "NOTIFY_RESEND_S", 0.2)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(5)
+        call_back = f"httpu://127.0.0.1:{udp.getsockname()[1]}/lab"
+        subscription = box.dav("SUBSCRIBE", "/exchange/alice/Inbox/", Notification_type="update",
+                               Call_Back=call_back).headers["Subscription-id"]
+        box.deliver("Wake up")
+        first, _ = udp.recvfrom(2048)
+        again, _ = udp.recvfrom(2048)  # "lost": nobody POLLed, so it comes again
+        assert again == first and f"Subscription-id: {subscription}".encode() in again
+        assert b"HTTP/1.1 200 OK" in box.dav("POLL", "/exchange/alice/Inbox/", Subscription_id=subscription).body
+        udp.settimeout(0.3)
+        late = []
+        for _ in range(4):  # a datagram already on its way may still arrive; then nothing more
+            try:
+                late.append(udp.recvfrom(2048)[0])
+            except socket.timeout:
+                break
+        assert len(late) <= 1
 
 
 @pytest.mark.parametrize("call_back", ["httpu://192.0.2.7:5000/", "http://127.0.0.1:5000/", "httpu://127.0.0.1/"])

@@ -19,9 +19,11 @@ the ``fired`` callback of :meth:`SubscriptionTable.wait`. So a NOTIFY means
 check also catches commits made by another process (the CLI), whose hooks
 run there, at the start of every POLL.
 
-The SDK has the store repeat a NOTIFY until the client acknowledges it (UDP
-may be lost); the lab sends one datagram per commit that touches the
-folder, which on a loopback or LAN hop is not lost.
+UDP may be lost, so the store repeats a subscription's NOTIFY until a
+request names it in its ``Subscription-id`` header (any method, typically
+POLL) or it expires (Exchange SDK, "NOTIFY Method"). The SDK does not say
+how often; the lab repeats every :data:`NOTIFY_RESEND_S` seconds, from one
+thread per web service that sleeps in between.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 DEFAULT_LIFETIME = 3600  # seconds, when SUBSCRIBE names none
+NOTIFY_RESEND_S = 10.0  # the lab's choice: how long an unacknowledged NOTIFY waits to be repeated
 MAX_LIFETIME = 24 * 3600
 
 
@@ -48,6 +51,7 @@ class Subscription:
     mark: int  # the mailbox change number up to which events were reported
     pending: bool = False  # a commit touched the folder since the last look
     call_back: CallBack | None = None  # where NOTIFY datagrams go (SUBSCRIBE's Call-Back header)
+    notified: bool = False  # a NOTIFY went out and no request has named the subscription since
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class SubscriptionTable:
         self._ids = itertools.count(1)
         self._closed = False
         self._notifiers: dict[int, socket.socket] = {}  # address family -> the UDP socket NOTIFYs leave from
+        self._stopped = threading.Event()
+        self._resender: threading.Thread | None = None
 
     def _box(self, mailbox_id: str) -> _Mailbox:
         with self._lock:
@@ -100,7 +106,10 @@ class SubscriptionTable:
 
     def find(self, mailbox_id: str, ids: Iterable[int], href: str, *, renew: bool = False,
              lifetime: int | None = None) -> list[Subscription]:
-        """The live subscriptions among ``ids`` for ``href``; ``renew`` restarts their lifetime."""
+        """The live subscriptions among ``ids`` for ``href``; ``renew`` restarts their lifetime.
+
+        Being named by a request acknowledges their NOTIFYs.
+        """
         box = self._box(mailbox_id)
         now = self._clock()
         found = []
@@ -114,6 +123,7 @@ class SubscriptionTable:
                     continue
                 if subscription.href.casefold() != href.casefold():
                     continue
+                subscription.notified = False
                 if renew:
                     if lifetime:
                         subscription.lifetime = self.bounded_lifetime(lifetime)
@@ -157,11 +167,38 @@ class SubscriptionTable:
                 if (shown if subscription.folder_id is None else subscription.folder_id in folders):
                     subscription.pending = touched = True
                     if subscription.call_back is not None and subscription.expires > now:
+                        subscription.notified = True
                         notify.setdefault(subscription.call_back, []).append(subscription.id)
             if touched:
                 box.condition.notify_all()
         for call_back, ids in notify.items():
             self._send_notify(call_back, ids)
+        if notify:
+            self._start_resender()
+
+    def _start_resender(self) -> None:
+        with self._lock:
+            if self._resender is None and not self._closed:
+                self._resender = threading.Thread(target=self._resend, name="davex NOTIFY resender", daemon=True)
+                self._resender.start()
+
+    def _resend(self) -> None:
+        """Repeat the NOTIFYs nobody acknowledged, until the service stops."""
+        while not self._stopped.wait(NOTIFY_RESEND_S):
+            for call_back, ids in self._unacknowledged().items():
+                self._send_notify(call_back, ids)
+
+    def _unacknowledged(self) -> dict[CallBack, list[int]]:
+        with self._lock:
+            boxes = list(self._mailboxes.values())
+        now = self._clock()
+        due: dict[CallBack, list[int]] = {}
+        for box in boxes:
+            with box.condition:
+                for subscription in box.subscriptions.values():
+                    if subscription.notified and subscription.call_back is not None and subscription.expires > now:
+                        due.setdefault(subscription.call_back, []).append(subscription.id)
+        return due
 
     def _send_notify(self, call_back: CallBack, ids: list[int]) -> None:
         """One NOTIFY datagram naming the subscriptions (a list, as POLL's Subscription-id header)."""
@@ -212,6 +249,7 @@ class SubscriptionTable:
 
     def close(self) -> None:
         """Wake every waiter (the service is stopping); later waits return at once, no NOTIFY leaves."""
+        self._stopped.set()
         with self._lock:
             self._closed = True
             boxes = list(self._mailboxes.values())
