@@ -262,7 +262,7 @@ class MailboxAccess(ABC):
     def listen(self) -> ChangeListener:
         """A listener woken by the mailbox's change notifications (never by polling)."""
 
-    # -- sending, searching, availability (SendMail, Search, ResolveRecipients) --
+    # -- drafts, sending, searching, availability (Sync, SendMail, Search, ResolveRecipients) --
     # Not abstract, so a backend written before these existed still loads; the
     # defaults below say what a backend without them can do.
 
@@ -274,6 +274,13 @@ class MailboxAccess(ABC):
         :raises MailboxFull: saving to Sent Items passed ProhibitSendReceiveQuota.
         """
         raise BackendError(f"{type(self).__name__} cannot submit mail")
+
+    def replace_item(self, server_id: str, item: NewItem) -> None:
+        """Save an edited draft under its ServerId (16.x drafts through Sync, ``items/drafts.py``).
+
+        :raises MailboxFull: the bigger draft would pass ProhibitSendReceiveQuota.
+        """
+        raise BackendError(f"{type(self).__name__} cannot save an edited item")
 
     def search_items(self, query: ItemQuery) -> list[str]:
         """ServerIds of the items matching ``query``, newest received first.

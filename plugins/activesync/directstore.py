@@ -235,6 +235,11 @@ class DirectStoreAccess(MailboxAccess):
         with self._call():
             return self._server_id(self.store.add_item(self.mailbox_id, self._folder_id(folder_id), item))
 
+    def replace_item(self, server_id: str, item: NewItem) -> None:
+        self.get_item(server_id)
+        with self._call():
+            self.store.replace_item(self.mailbox_id, self._item_id(server_id), item)
+
     def change_item(self, server_id: str, *, read: bool | None = None, flag_status: int | None = None,
                     properties: Mapping[str, Any] | None = None) -> None:
         self.get_item(server_id)

@@ -535,6 +535,16 @@ class MailboxStore(ABC):
         """
 
     @abstractmethod
+    def replace_item(self, mailbox_id: str, item_id: int, item: NewItem) -> Item:
+        """Save an edited message under its id, as MAPI's SaveChangesMessage does for an open message.
+
+        The MIME, the columns indexed from it and the structured properties
+        become ``item``'s; the folder, DateReceived, read and flag state stay.
+        A sync engine sees a change. Growing the item is a write that can hit
+        ProhibitSendReceiveQuota; shrinking it never is.
+        """
+
+    @abstractmethod
     def move_item(self, mailbox_id: str, item_id: int, folder_id: int) -> Item:
         """Move within the mailbox; returns the item under its new id. Allowed over quota."""
 

@@ -539,6 +539,24 @@ class SQLiteMailboxStore(MailboxStore):
                 conn.execute(f"UPDATE items SET {assignments} WHERE id = :id", {**changes, "id": item_id})
         return self.get_item(mailbox_id, item_id)
 
+    def replace_item(self, mailbox_id: str, item_id: int, item: NewItem) -> Item:
+        values = _item_values(item, _db_time(datetime.now(timezone.utc)))  # before taking the write lock
+        with self._writing(mailbox_id) as write:
+            conn = write.conn
+            row = _item_row(conn, mailbox_id, item_id)
+            if values["size"] > row["size"]:
+                _check_quota(conn, mailbox_id, values["size"] - row["size"])
+            # A body belongs to one item: copies get their own, a move hands it over.
+            conn.execute("UPDATE bodies SET mime = ? WHERE id = ?", (values["mime"], row["body_id"]))
+            conn.execute(
+                "UPDATE items SET message_class = :message_class, subject = :subject, sender = :sender,"
+                " to_recipients = :to, cc_recipients = :cc, date_sent = :date_sent, importance = :importance,"
+                " has_attachments = :has_attachments, size = :size, properties = :properties,"
+                " change_number = :change WHERE id = :id",
+                {**values, "change": write.next_change(row["folder_id"]), "id": item_id},
+            )
+        return self.get_item(mailbox_id, item_id)
+
     def move_item(self, mailbox_id: str, item_id: int, folder_id: int) -> Item:
         with self._writing(mailbox_id) as write:
             row = _item_row(write.conn, mailbox_id, item_id)

@@ -309,8 +309,6 @@ def test_pyactivesync_sets_and_reads_out_of_office(alice):
     assert alice.get_oof().state == OofState.DISABLED
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: 16.0/16.1 draft Sync Add is not implemented "
-                                       "(plugins/activesync/items/__init__.py new_item answers item Status 6)")
 def test_pyactivesync_saves_a_draft(alice):
     drafts = folders_by_type(alice)[FolderType.DRAFTS]
     key, _ = sync_everything(alice, drafts)

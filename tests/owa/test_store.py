@@ -291,6 +291,25 @@ def test_calendar_items_keep_their_structured_properties(store, alice):
     assert bigger.size == item.size + len("Room 101 (big)") - len("Room 1")
 
 
+def test_replacing_an_item_keeps_its_id_folder_and_flags_and_counts_toward_quota(store, alice):
+    drafts = store.default_folder(alice, FolderType.DRAFTS).id
+    item = store.add_item(alice, drafts, NewItem.from_mime(mail("First try")))
+    store.update_item(alice, item.id, read=True, flag_status=FlagStatus.FLAGGED)
+    size = store.mailbox_size(alice)
+    edited = mail("Second try", body="Longer now. " * 20, Importance="high")
+    replaced = store.replace_item(alice, item.id, NewItem.from_mime(edited, date_received=datetime.now(timezone.utc)))
+    assert (replaced.id, replaced.folder_id, replaced.date_received) == (item.id, drafts, item.date_received)
+    assert replaced.read and replaced.flag_status is FlagStatus.FLAGGED
+    assert replaced.subject == "Second try" and replaced.importance is Importance.HIGH
+    assert store.get_mime(alice, item.id) == edited
+    assert store.mailbox_size(alice) == size - item.size + replaced.size
+    assert store.changes_since(alice, drafts, item.change_number).changed == (item.id,)
+    store.set_mailbox_quotas(alice, Quotas(prohibit_send_receive_kb=1))
+    with pytest.raises(QuotaExceededError):
+        store.replace_item(alice, item.id, NewItem.from_mime(mail("Too big", body="x" * 2048)))
+    assert store.replace_item(alice, item.id, NewItem.from_mime(mail("Short"))).subject == "Short"  # shrinking
+
+
 def test_read_flag_and_follow_up_flag_are_stored(store, alice):
     item = store.deliver(alice, mail())
     updated = store.update_item(alice, item.id, read=True, flag_status=FlagStatus.FLAGGED)

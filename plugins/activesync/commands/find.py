@@ -39,14 +39,13 @@ FI, AS = "{Find}", "{AirSync}"
 V16_1 = ProtocolVersion(16, 1)
 SUCCESS, INVALID, FOLDER_SYNC, RANGE_NOT_FROM_ZERO = 1, 2, 3, 4
 PREVIEW_CHARS = 255
-DRAFTS_TYPE = 3
 
 
 def _names(header: str) -> str:
     return "; ".join(name or address for name, address in getaddresses([header]) if name or address)
 
 
-def _mail_properties(ctx: CommandContext, server_id: str, folder_type: int) -> etree._Element | None:
+def _mail_properties(ctx: CommandContext, server_id: str) -> etree._Element | None:
     try:
         item = ctx.backend.get_item(server_id)
     except ItemNotFound:
@@ -59,7 +58,7 @@ def _mail_properties(ctx: CommandContext, server_id: str, folder_type: int) -> e
         out.append(element("Find:DisplayCc", xml_text(_names(item.cc))))
     out.extend([element("Email:Importance", str(item.importance)),
                 element("Email:Read", "1" if item.read else "0"),
-                element("Email2:IsDraft", "1" if folder_type == DRAFTS_TYPE else "0"),
+                element("Email2:IsDraft", "1" if parsed.unsent else "0"),  # as Sync shows it (items/drafts.py)
                 element("Find:Preview", xml_text(" ".join(parsed.as_text().split()))[:PREVIEW_CHARS]),
                 element("Find:HasAttachments", "1" if parsed.attachments else "0"),
                 element("Email:From", xml_text(item.sender))])
@@ -107,7 +106,7 @@ def _mailbox(ctx: CommandContext, criterion: etree._Element) -> etree._Element:
     for server_id in found[first:last + 1]:
         folder_id = server_id.partition(":")[0]
         folder_type = folder_types.get(folder_id, 1)
-        properties = _mail_properties(ctx, server_id, folder_type)
+        properties = _mail_properties(ctx, server_id)
         if properties is None:
             continue
         klass = items.CLASS_BY_FOLDER_TYPE.get(folder_type, items.EMAIL)

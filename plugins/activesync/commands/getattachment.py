@@ -31,11 +31,11 @@ def run(ctx: CommandContext, request) -> Response:
         raise EasHttpError(500, f"AttachmentName {name!r} names no attachment", log="InvalidAttachmentName")
     server_id, number = reference
     try:
-        ctx.backend.get_item(server_id)  # the ServerId must name the item in its folder
+        item = ctx.backend.get_item(server_id)  # the ServerId must name the item in its folder
         mime = ctx.backend.get_mime(server_id)
     except ItemNotFound:
         raise EasHttpError(500, f"the item of attachment {name!r} does not exist", log="AttachmentNotFound") from None
-    found = attachment(mime, number)
+    found = attachment(mime, number, item.properties)
     if found is None:
         raise EasHttpError(500, f"item {server_id} has no attachment {number}", log="AttachmentNotFound")
     ctx.usage.status = 1

@@ -83,8 +83,8 @@ def _fetch_attachment(ctx: CommandContext, reference: str, options: etree._Eleme
         return BAD_ATTACHMENT, None
     server_id, number = split
     try:
-        ctx.backend.get_item(server_id)
-        found = attachment(ctx.backend.get_mime(server_id), number)
+        item = ctx.backend.get_item(server_id)
+        found = attachment(ctx.backend.get_mime(server_id), number, item.properties)
     except ItemNotFound:
         return BAD_ATTACHMENT, None
     if found is None:

@@ -34,6 +34,7 @@ from lxml import etree
 from plugins.activesync import items, syncstate
 from plugins.activesync.backend import FolderNotFound, ItemNotFound, MailboxFull, MailboxItem, window_date
 from plugins.activesync.context import CommandContext
+from plugins.activesync.items import drafts
 from plugins.activesync.items.options import ItemOptions, OptionsError, parse_options
 from plugins.activesync.personas import V12_0, V12_1, V14_0
 from plugins.activesync.syncstate import Batch, CollectionState
@@ -76,6 +77,11 @@ class _Window:
         return not (self.incomplete_tasks and item.properties.get("complete"))
 
 
+def _attachments(saved: drafts.Saved) -> dict:
+    """The response fields that name each attachment a draft's Add or Change added (MS-ASAIRS 2.2.2.7)."""
+    return {"attachments": [list(pair) for pair in saved.attachments]} if saved.attachments else {}
+
+
 def _status(status: int, *extra: etree._Element) -> etree._Element:
     return element(ROOT, None, element("AirSync:Status", str(status)), *extra)
 
@@ -102,6 +108,7 @@ class _Collection:
     key: str
     request: etree._Element
     klass: str = items.EMAIL
+    folder_type: int = 0  # MS-ASCMD 2.2.3.186.3: where devices may write drafts (16.x)
     options: ItemOptions = field(default_factory=ItemOptions)
     window: int = DEFAULT_WINDOW
     get_changes: bool = True
@@ -124,6 +131,7 @@ class _Collection:
     # -- the steps ---------------------------------------------------------------
 
     def prepare(self, folder_type: int) -> None:
+        self.folder_type = folder_type
         self.klass = items.CLASS_BY_FOLDER_TYPE.get(folder_type, items.EMAIL)
         self.window = _window(self.request.findtext(f"{AS}WindowSize"))
         get_changes = self.request.find(f"{AS}GetChanges")
@@ -382,20 +390,21 @@ class _Collection:
         kind = etree.QName(command).localname
         backend = self.ctx.backend
         server_id = (command.findtext(f"{AS}ServerId") or "").strip()
-        data = command.find(f"{AS}ApplicationData")
         if kind == "Add":
             client_id = (command.findtext(f"{AS}ClientId") or "").strip()
             try:
-                if data is None:
-                    raise ValueError("Add without ApplicationData")
-                added = items.new_item(self.klass, data)
-                new_id = backend.add_item(self.collection_id, added)
+                added = items.add_item(self.klass, backend, self.collection_id, self.folder_type, command,
+                                       self.ctx.version)
             except (ValueError, TypeError, KeyError):
                 return ["Add", {"client_id": client_id, "status": 6}]
-            self.touched.add(new_id)
+            response = {"client_id": client_id, "status": 1, **_attachments(added)}
+            if added.server_id is None:  # a draft sent at once (email2:Send): nothing stays to hold
+                return ["Add", response]
+            self.touched.add(added.server_id)
             # Stored just now, so received about now; a Calendar item is dated by when it is over.
-            self.state.hold(new_id, window_date(replace(added, date_received=now()), self._window().by_end))
-            return ["Add", {"client_id": client_id, "server_id": new_id, "status": 1}]
+            self.state.hold(added.server_id,
+                            window_date(replace(added.item, date_received=now()), self._window().by_end))
+            return ["Add", {**response, "server_id": added.server_id}]
         if kind == "Fetch":
             return ["Fetch", {"server_id": server_id, "status": 1 if self._exists(server_id) else 8}]
         if not self._exists(server_id):
@@ -407,11 +416,14 @@ class _Collection:
                     return ["Change", {"server_id": server_id, "status": 7}]
                 self.state.pending_change.remove(server_id)
             try:
-                if data is None:
-                    raise ValueError("Change without ApplicationData")
-                items.apply_change(self.klass, backend, server_id, data, self.ctx.version)
+                changed = items.apply_change(self.klass, backend, server_id, command, self.folder_type,
+                                             self.ctx.version)
             except (ValueError, TypeError, KeyError):
                 return ["Change", {"server_id": server_id, "status": 6}]
+            if changed.server_id is None:  # a draft sent (email2:Send): the device hears of its Delete
+                self.touched.discard(server_id)
+            if changed.attachments:  # MS-ASCMD 2.2.3.24: "successful changes that include an attachment being added"
+                return ["Change", {"server_id": server_id, "status": 1, **_attachments(changed)}]
             return []
         if kind == "Delete":
             for pending in (self.state.pending_change, self.state.pending_add, self.state.pending_soft_delete):
@@ -455,6 +467,8 @@ class _Collection:
             else:
                 entry.append(element("AirSync:ServerId", values["server_id"]))
             entry.append(element("AirSync:Status", str(values["status"])))
+            if values.get("attachments"):
+                entry.append(drafts.added_attachments(values["attachments"]))
             if kind == "Fetch" and values["status"] == 1:
                 data = self._data(values["server_id"])
                 if data is not None:
@@ -466,8 +480,9 @@ class _Collection:
             item = self.ctx.backend.get_item(server_id)
         except ItemNotFound:
             return None
-        if change and self.klass == items.EMAIL:
-            # A mail item changes only in its flags: send those (MS-ASEMAIL 3.2.5.2).
+        if change and self.klass == items.EMAIL and not drafts.editable(self.folder_type, self.ctx.version):
+            # A mail item changes only in its flags: send those (MS-ASEMAIL 3.2.5.2). A 16.x draft is
+            # edited whole, so in Drafts the Change carries the whole item.
             data = element("AirSync:ApplicationData", None, element("Email:Read", "1" if item.read else "0"))
             if self.ctx.version >= V12_0:
                 flag = element("Email:Flag")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from lxml import etree
 
 from plugins.activesync.backend import MailboxAccess, MailboxItem
-from plugins.activesync.items import calendar, contacts, email, fields, notes, tasks
+from plugins.activesync.items import calendar, contacts, drafts, email, fields, notes, tasks
+from plugins.activesync.items.drafts import Saved
 from plugins.activesync.items.options import ItemOptions
 from plugins.activesync.personas import V14_0, ProtocolVersion
 from plugins.owa.mailbox import NewItem
@@ -38,23 +39,40 @@ def application_data(name: str, item: MailboxItem, backend: MailboxAccess, optio
     return fields.application_data(spec, item.subject, properties, options, version)
 
 
-def new_item(name: str, data: etree._Element) -> NewItem:
-    """The item a device's Add creates. :raises ValueError: for a class devices cannot add."""
+def add_item(name: str, backend: MailboxAccess, folder_id: str, folder_type: int, command: etree._Element,
+             version: ProtocolVersion) -> Saved:
+    """Store what a device's Add (MS-ASCMD 2.2.3.7.2) creates; mail only as a 16.x draft (:mod:`.drafts`).
+
+    :raises ValueError: for an item the server does not take (item status 6).
+    """
     if name == EMAIL:
-        raise ValueError("devices cannot add mail through Sync before protocol 16.0 drafts")
+        return drafts.add(backend, folder_id, folder_type, command, version)
+    data = command.find("{AirSync}ApplicationData")
+    if data is None:
+        raise ValueError("Add without ApplicationData")
     spec = _SPECS[name]
     subject, properties = fields.properties_from(spec, data)
     if name == CONTACTS:
         subject = contacts.display_subject(properties)
     message_class = str(properties.pop("message_class", "") or spec.message_class)
-    return NewItem(message_class=message_class, subject=subject, properties=properties, read=True)
+    item = NewItem(message_class=message_class, subject=subject, properties=properties, read=True)
+    return Saved(backend.add_item(folder_id, item), item)
 
 
-def apply_change(name: str, backend: MailboxAccess, server_id: str, data: etree._Element,
-                 version: ProtocolVersion) -> None:
+def apply_change(name: str, backend: MailboxAccess, server_id: str, command: etree._Element, folder_type: int,
+                 version: ProtocolVersion) -> Saved:
+    """Apply a device's Change (MS-ASCMD 2.2.3.24); a 16.x draft's edit or Send goes to :mod:`.drafts`.
+
+    :raises ValueError: for a change the server does not take (item status 6).
+    """
+    if name == EMAIL and drafts.edits(command, folder_type, version):
+        return drafts.change(backend, server_id, command, folder_type, version)
+    data = command.find("{AirSync}ApplicationData")
+    if data is None:
+        raise ValueError("Change without ApplicationData")
     if name == EMAIL:
         email.apply_change(backend, server_id, data, version)
-        return
+        return Saved(server_id)
     spec = _SPECS[name]
     previous = dict(backend.get_item(server_id).properties)
     subject, properties = fields.properties_from(spec, data, previous)
@@ -62,3 +80,4 @@ def apply_change(name: str, backend: MailboxAccess, server_id: str, data: etree.
     if spec.subject_key:
         properties[spec.subject_key] = subject
     backend.change_item(server_id, properties=properties)
+    return Saved(server_id)

@@ -1,14 +1,19 @@
-"""Attachment content by its reference: ``<ServerId>:<n>``, the n-th attachment of the item's MIME.
+"""Attachment content by its reference: ``<ServerId>:<n>``, the attachment numbered n in the item.
 
 The references are the ``AirSyncBase:FileReference`` (12.0+) and
 ``Email:AttName`` (2.5) values that :mod:`plugins.activesync.items.email`
-hands out; the numbering is the one :func:`plugins.activesync.items.body.parse_message`
-uses (every leaf part that is not the message's text or HTML body, in MIME
-order), so GetAttachment and ItemOperations find what Sync announced.
+hands out; the attachments are those :func:`plugins.activesync.items.body.parse_message`
+finds (every leaf part that is not the message's text or HTML body, in MIME
+order), so GetAttachment and ItemOperations find what Sync announced. They
+are numbered 0, 1, 2... in that order, except in a draft edited through Sync
+(:mod:`plugins.activesync.items.drafts`), which keeps each attachment's number
+in its properties (:func:`attach_numbers`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
@@ -21,6 +26,27 @@ class AttachmentContent:
     content_type: str
     data: bytes
     part: Message  # the MIME part itself, to forward it as it came
+
+
+# Item property: the number of each attachment, in MIME order (a draft's, see attach_numbers).
+ATTACH_NUMBERS = "attach_numbers"
+
+
+def attach_numbers(properties: Mapping[str, Any], count: int) -> list[int]:
+    """The number of each of an item's ``count`` attachments, in MIME order: MAPI's PidTagAttachNumber.
+
+    A device that added an attachment to a draft records its FileReference
+    to delete it later (MS-ASAIRS 2.2.2.24.1), so an attachment keeps its
+    number while the draft is edited: deleting the first must not make the
+    second answer to the first one's reference. A draft therefore keeps the
+    numbers in its properties; any other message (or numbers that no longer
+    fit its MIME) numbers its attachments as they come.
+    """
+    stored = properties.get(ATTACH_NUMBERS)
+    if (isinstance(stored, list) and len(stored) == count and len(set(stored)) == count
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in stored)):
+        return list(stored)
+    return list(range(count))
 
 
 def split_reference(reference: str) -> tuple[str, int] | None:
@@ -56,6 +82,8 @@ def attachment_parts(mime: bytes, *, message_policy: Policy = compat32) -> list[
     return found
 
 
-def attachment(mime: bytes, number: int) -> AttachmentContent | None:
+def attachment(mime: bytes, number: int, properties: Mapping[str, Any]) -> AttachmentContent | None:
+    """The attachment numbered ``number`` (:func:`attach_numbers` of the item's ``properties``), if any."""
     parts = attachment_parts(mime)
-    return parts[number] if 0 <= number < len(parts) else None
+    numbers = attach_numbers(properties, len(parts))
+    return parts[numbers.index(number)] if number in numbers else None

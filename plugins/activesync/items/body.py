@@ -23,6 +23,7 @@ from plugins.activesync.wbxml import element
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
+UNSENT = "X-Unsent"  # "1" on a message still being written (a draft)
 
 
 def xml_text(text: str) -> str:
@@ -53,6 +54,8 @@ class ParsedMessage:
     html: str | None
     attachments: tuple[Attachment, ...]
     reply_to: str
+    bcc: str = ""  # kept by drafts and Sent Items copies only; delivered mail has none
+    unsent: bool = False  # a draft: X-Unsent, which Exchange's MIME conversion reads as mfUnsent
 
     @property
     def native_type(self) -> int:
@@ -116,7 +119,8 @@ def parse_message(mime: bytes) -> ParsedMessage:
             content_id=(part.get("Content-ID") or "").strip().strip("<>"), inline=disposition == "inline"))
     if plain is None and html_body is None:
         plain = ""
-    return ParsedMessage(plain, html_body, tuple(attachments), _header(msg, "Reply-To"))
+    return ParsedMessage(plain, html_body, tuple(attachments), _header(msg, "Reply-To"), _header(msg, "Bcc"),
+                         _header(msg, UNSENT).strip() == "1")
 
 
 def _truncate(data: str, limit: int | None) -> tuple[str, bool]:

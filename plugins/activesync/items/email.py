@@ -1,8 +1,9 @@
 """The Email class (MS-ASEMAIL): mail items to ApplicationData, and the changes a device may make.
 
 Devices may change only Read, Flag and (14.0+) Categories of a mail item
-(MS-ASEMAIL 3.1.5.3); they cannot add mail through Sync before 16.0 drafts,
-which this core does not take.
+(MS-ASEMAIL 3.1.5.3). From 16.0 they also add, edit and send drafts in the
+Drafts folder (:mod:`plugins.activesync.items.drafts`); no other mail is added
+through Sync.
 """
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from email.utils import getaddresses
 from lxml import etree
 
 from plugins.activesync.backend import MailboxAccess, MailboxItem
+from plugins.activesync.items.attachments import attach_numbers
 from plugins.activesync.items.body import airsyncbase_body, parse_message, v25_email_body, xml_text
 from plugins.activesync.items.conversation import conversation_id
 from plugins.activesync.items.meetingrequest import meeting_request
 from plugins.activesync.items.options import ItemOptions
 from plugins.activesync.items.values import eas_datetime
-from plugins.activesync.personas import V12_0, V14_0, ProtocolVersion
+from plugins.activesync.personas import V12_0, V14_0, V16_0, ProtocolVersion
 from plugins.activesync.wbxml import element
 
 NAME = "Email"
@@ -52,15 +54,18 @@ def application_data(item: MailboxItem, backend: MailboxAccess, options: ItemOpt
     data.append(element("Email:DateReceived", eas_datetime(item.date_received)))
     data.append(element("Email:DisplayTo", xml_text(_display_to(item.to))))
     data.append(element("Email:ThreadTopic", xml_text(_thread_topic(item.subject))))
+    if version >= V16_0 and parsed.bcc:  # email2:Bcc, 16.0+: a draft's, or a Sent Items copy's
+        data.append(element("Email2:Bcc", xml_text(parsed.bcc)))
     data.append(element("Email:Importance", str(item.importance)))
     data.append(element("Email:Read", "1" if item.read else "0"))
+    numbers = attach_numbers(item.properties, len(parsed.attachments))
     if version >= V12_0:
         if parsed.attachments:
             attachments = element("AirSyncBase:Attachments")
             for att in parsed.attachments:
                 entry = element("AirSyncBase:Attachment", None,
                                 element("AirSyncBase:DisplayName", xml_text(att.name)),
-                                element("AirSyncBase:FileReference", f"{item.server_id}:{att.index}"),
+                                element("AirSyncBase:FileReference", f"{item.server_id}:{numbers[att.index]}"),
                                 element("AirSyncBase:Method", "1"),
                                 element("AirSyncBase:EstimatedDataSize", str(att.size)))
                 if att.content_id:
@@ -79,7 +84,7 @@ def application_data(item: MailboxItem, backend: MailboxAccess, options: ItemOpt
                                            element("Email:AttMethod", "1"),
                                            element("Email:AttSize", str(att.size)),
                                            element("Email:DisplayName", xml_text(att.name)),
-                                           element("Email:AttName", f"{item.server_id}:{att.index}")))
+                                           element("Email:AttName", f"{item.server_id}:{numbers[att.index]}")))
             data.append(attachments)
         data.extend(v25_email_body(options, parsed.as_text(), mime))
     data.append(element("Email:MessageClass", item.message_class))
@@ -98,11 +103,13 @@ def application_data(item: MailboxItem, backend: MailboxAccess, options: ItemOpt
     if version >= V14_0:
         # MS-ASCON: what ItemOperations Move (a conversation move) names the thread by.
         data.append(element("Email2:ConversationId", conversation_id(item.subject)))
+    if version >= V16_0:
+        data.append(element("Email2:IsDraft", "1" if parsed.unsent else "0"))  # MS-ASEMAIL 2.2.2.42
     return data
 
 
-def apply_change(backend: MailboxAccess, server_id: str, data: etree._Element, version: ProtocolVersion) -> None:
-    """Read and Flag, the parts of a mail item a device may change."""
+def read_and_flag(data: etree._Element) -> tuple[bool | None, int | None]:
+    """The Read and Flag Status a device sent (None: not sent). :raises ValueError: a Status not 0, 1 or 2."""
     read = data.find(f"{EM}Read")
     flag = data.find(f"{EM}Flag")
     flag_status = None
@@ -111,5 +118,10 @@ def apply_change(backend: MailboxAccess, server_id: str, data: etree._Element, v
         flag_status = int(status.text) if status is not None and (status.text or "").isdigit() else 0
         if flag_status not in (0, 1, 2):
             raise ValueError(f"Flag Status {flag_status} is not 0, 1 or 2")
-    backend.change_item(server_id, read=None if read is None else (read.text or "").strip() == "1",
-                        flag_status=flag_status)
+    return (None if read is None else (read.text or "").strip() == "1"), flag_status
+
+
+def apply_change(backend: MailboxAccess, server_id: str, data: etree._Element, version: ProtocolVersion) -> None:
+    """Read and Flag, the parts of a mail item a device may change."""
+    read, flag_status = read_and_flag(data)
+    backend.change_item(server_id, read=read, flag_status=flag_status)
