@@ -11,8 +11,10 @@ them were done: 11-16 s measured with 1,000 Pings in 3.3 s.
 So only :data:`SLOTS` Pings work at a time; the others wait their turn in
 ``Semaphore.acquire`` (asleep, costing nothing), and every other request runs
 beside at most that many. A held Ping gives its slot back while it sleeps and
-takes one again when woken, before it looks at its folders. Pings still get
-all the CPU nobody else wants, so a burst is worked off as fast as before.
+takes one again when woken, before it looks at its folders; one that has to
+wait for its device (the same device's Sync still running) waits without
+its turn (:meth:`CommandContext.lock_device`). Pings still get all the CPU
+nobody else wants, so a burst is worked off as fast as before.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Iterator
@@ -44,6 +45,26 @@ class CommandContext:
     @property
     def lock(self) -> threading.RLock:
         return device_lock(self.backend.mailbox_id, self.query.device_id)
+
+    def lock_device(self, timeout: float) -> bool:
+        """Take the device lock, waiting up to ``timeout`` seconds; False if another request kept it.
+
+        A Ping with an admission turn does not wait with it: while the same
+        device's Sync holds the lock, the turn goes back, and it is taken
+        again before the lock is tried once more (turn first, then lock, as in
+        :meth:`unlocked`).
+        """
+        if self.admission is None:
+            return self.lock.acquire(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not self.lock.acquire(blocking=False):  # ends by the deadline
+            with self.admission.stepped_aside():
+                free = self.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                if free:
+                    self.lock.release()
+            if not free:
+                return False
+        return True
 
     @contextmanager
     def unlocked(self) -> Iterator[None]:

@@ -184,7 +184,7 @@ def _run(ctx: CommandContext, module, body: bytes, content_type: str = "") -> Re
         namespace, _, local = module.ROOT.partition(":")
         if request.tag != f"{{{namespace}}}{local}":
             raise CommonStatus(103, f"the body's root element is not {module.ROOT}")
-    if not ctx.lock.acquire(timeout=LOCK_TIMEOUT_S):
+    if not ctx.lock_device(LOCK_TIMEOUT_S):
         busy = getattr(module, "busy", None)
         if busy is None:
             raise CommonStatus(111, "another request of this device holds its state")

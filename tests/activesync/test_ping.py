@@ -11,6 +11,7 @@ import pytest
 from host.regfile import RegType
 from plugins.activesync import partnership
 from plugins.activesync.admission import SLOTS
+from plugins.activesync.context import device_lock
 from plugins.activesync.plugin import MASSYNC_PARAMETERS, push_hub
 from tests.realhost import wait_until
 
@@ -186,3 +187,31 @@ def test_a_held_ping_has_saved_its_partnership_already(eas_lab, monkeypatch):
     finally:
         lab.deliver("wake up")
         held.join(10)
+
+
+def test_pings_waiting_for_their_devices_lock_leave_the_turns_to_others(eas_lab):
+    """A Ping of a device whose Sync is still running waits for it without holding up other devices' Pings."""
+    lab = eas_lab("Exchange 2007 SP1")
+    busy, inbox = _ready(lab)
+    other = lab.client(version="12.1", device_id="OTHER1")
+    other.folder_sync()
+    key = other.sync(inbox, "0", klass="Email").text("as:Collections/as:Collection/as:SyncKey")
+    other.sync(inbox, key, klass="Email")
+    lab.deliver("for the other device")
+    lock = device_lock(lab.mailbox, busy.device_id)
+    lock.acquire()  # as a long Sync of that device would
+    try:
+        waiting = [threading.Thread(target=busy.ping, args=(600, [(inbox, "Email")]), daemon=True)
+                   for _ in range(SLOTS)]
+        for thread in waiting:
+            thread.start()
+        time.sleep(0.5)  # every one of them is in, waiting for the device
+        began = time.monotonic()
+        assert other.ping(600, [(inbox, "Email")]).text("ping:Status") == "2"
+        assert time.monotonic() - began < 5
+    finally:
+        lock.release()
+        wait_until(lambda: push_hub(lab.service).held == SLOTS)  # then new mail is news to them
+        lab.deliver("wake the waiting ones")
+        for thread in waiting:
+            thread.join(10)
