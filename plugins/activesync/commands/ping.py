@@ -94,13 +94,19 @@ def run(ctx: CommandContext, request: etree._Element | None) -> etree._Element:
 
 
 def _baselines(ctx: CommandContext, folders: list[str]) -> dict[str, int | None]:
-    """The mark each folder was synced to; None where the device still has pending changes."""
-    now_mark = ctx.backend.hierarchy_mark()
+    """The mark each folder was synced to; None where the device still has pending changes.
+
+    A folder the device never synced counts from now; the mailbox is asked
+    for "now" only then (over the 2003 hop that is a SEARCH and two PROPFINDs).
+    """
+    now_mark: int | None = None
     marks: dict[str, int | None] = {}
     for folder_id in folders:
         raw = ctx.get_state(syncstate.state_name(folder_id))
         state = CollectionState.from_json(raw) if raw else None
         if state is None or not state.primed:
+            if now_mark is None:
+                now_mark = ctx.backend.hierarchy_mark()
             marks[folder_id] = now_mark
         else:
             marks[folder_id] = None if state.has_pending else state.mark
