@@ -267,6 +267,31 @@ def test_a_mime_body_is_taken_as_the_whole_draft(eas_lab):
     assert _fetch(phone, f"{added.findtext('{AirSync}ServerId')}:0") == b"%PDF-1.4"
 
 
+def test_an_edit_that_would_drop_body_parts_is_refused_and_the_draft_stays(eas_lab):
+    """A MIME draft with two text parts cannot be rebuilt from Sync's elements: status 6, nothing lost."""
+    lab = eas_lab("Exchange 2016")
+    phone, folders = _ready(lab)
+    drafts = phone.folder_id(folders, DRAFTS)
+    message = EmailMessage()
+    message["To"], message["Subject"] = "bob@contoso.com", "Two notes"
+    message.set_content("First note.")
+    message.make_mixed()
+    second = EmailMessage()
+    second.set_content("Second note.")
+    message.attach(second)
+    data = el("AirSync:ApplicationData", None, el("AirSyncBase:Body", None, el("AirSyncBase:Type", "4"),
+              el("AirSyncBase:Data", message.as_bytes(policy=policy.SMTP).decode("ascii"))))
+    answer = phone.sync(drafts, _start(phone, drafts), commands=[_add("d1", data)])
+    server_id = answer.find(".//as:Responses/as:Add").findtext("{AirSync}ServerId")
+    [stored] = _items(lab, lab.mailbox, FolderType.DRAFTS)
+    before = lab.store.get_mime(lab.mailbox, stored.id)
+
+    edit = phone.sync(drafts, _key(answer), commands=[_change(server_id, _draft("Renamed"))])
+    assert edit.find(".//as:Responses/as:Change").findtext("{AirSync}Status") == "6"
+    assert lab.store.get_mime(lab.mailbox, stored.id) == before
+    assert b"Second note." in before
+
+
 def test_mail_is_added_only_as_a_16_draft_in_drafts(eas_lab):
     lab = eas_lab("Exchange 2016")
     phone, folders = _ready(lab)

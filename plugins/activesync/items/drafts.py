@@ -183,7 +183,9 @@ class _Draft:
 
     ``source`` is the MIME it came from while nothing was edited: a draft
     only sent, or taken whole from a MIME body, keeps every part as it came
-    (a rebuilt message has one text and one HTML body).
+    (a rebuilt message has one text and one HTML body). ``lossy``: the MIME
+    has more body parts than a rebuilt message keeps (two text parts, say),
+    so an edit is refused rather than dropping them unseen.
     """
 
     headers: list[tuple[str, str]]
@@ -191,6 +193,7 @@ class _Draft:
     html: str | None
     attachments: list[tuple[int, MIMEPart]]
     source: bytes | None = None
+    lossy: bool = False
 
     @classmethod
     def parse(cls, mime: bytes | None, numbers: list[int]) -> _Draft:
@@ -201,7 +204,15 @@ class _Draft:
                    if not name.lower().startswith("content-") and name.lower() not in ("mime-version", UNSENT.lower())]
         parsed = parse_message(mime)
         parts = [found.part for found in attachment_parts(mime, message_policy=policy.default)]
-        return cls(headers, parsed.plain, parsed.html, list(zip(numbers, parts)), mime)
+        kept = (parsed.plain is not None) + (parsed.html is not None) + len(parts)
+        return cls(headers, parsed.plain, parsed.html, list(zip(numbers, parts)), mime, _leaves(message) > kept)
+
+    def _rebuilt(self) -> None:
+        """From now on the message is rebuilt from its parts (see ``lossy``)."""
+        if self.lossy:
+            raise ValueError("the draft's MIME has body parts an edit through Sync would lose; "
+                             "send it whole as a MIME body (Type 4) instead")
+        self.source = None
 
     @classmethod
     def edited(cls, mime: bytes | None, numbers: list[int], data: etree._Element,
@@ -234,10 +245,10 @@ class _Draft:
         self.headers = [(n, v) for n, v in self.headers if n.lower() != name.lower()]
         if value:
             self.headers.append((name, value))
-        self.source = None
+        self._rebuilt()
 
     def set_body(self, body_type: str, data: str) -> None:
-        self.source = None
+        self._rebuilt()
         if body_type == str(BODY_PLAIN):
             self.plain, self.html = data, None
         elif body_type == str(BODY_HTML):
@@ -256,14 +267,14 @@ class _Draft:
             if reference is None or reference[0] != server_id or reference[1] not in numbers:
                 raise ValueError(f"no attachment {delete.findtext(f'{ASB}FileReference')!r} in this draft")
             del self.attachments[numbers.index(reference[1])]
-            self.source = None
+            self._rebuilt()
         added = []
         for add in attachments.findall(f"{ASB}Add"):
             client_id, part = _new_attachment(add)
             self.attachments.append((next_number, part))
             added.append((client_id, next_number))
             next_number += 1
-            self.source = None
+            self._rebuilt()
         return added
 
     def mime(self, *, unsent: bool) -> bytes:
@@ -291,6 +302,13 @@ class _Draft:
         if unsent:
             message[UNSENT] = "1"
         return message.as_bytes(policy=policy.SMTP)
+
+
+def _leaves(part) -> int:
+    """The parts of a message that are not containers (an attached message counts as one)."""
+    if part.get_content_maintype() == "multipart":
+        return sum(_leaves(inner) for inner in part.iter_parts())
+    return 1
 
 
 def _body_bytes(body: etree._Element) -> bytes:
